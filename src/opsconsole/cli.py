@@ -1,0 +1,243 @@
+"""Command line: the console by default, and scriptable twins of what the screens do.
+
+Every failure an operator can cause (bad config, bad import file, unknown CI, unreachable
+database) ends in one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from opsconsole import __version__
+from opsconsole import config as config_module
+from opsconsole.cmdb import io as cmdb_io
+from opsconsole.cmdb.impact import dependencies, impacted_services
+from opsconsole.cmdb.service import CMDBError, get_ci
+from opsconsole.config import ConfigError, Settings
+from opsconsole.store import open_store
+from opsconsole.store.engine import Store
+from opsconsole.store.migrate import current_revision, head_revision, upgrade_to_head
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A failure already worded for the operator."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="opsconsole",
+        description="A keyboard-driven NOC console: host health, alerts and tickets, joined "
+        "by a CMDB. With no command, opens the console.",
+    )
+    parser.add_argument("--version", action="version", version=f"opsconsole {__version__}")
+    parser.add_argument(
+        "--config", metavar="PATH", help=f"config file (env {config_module.CONFIG_ENV})"
+    )
+    parser.add_argument("--db", metavar="URL", help=f"database URL (env {config_module.DB_ENV})")
+    parser.add_argument(
+        "--no-poll", action="store_true", help="console only: read what a poller writes"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command")
+    db.required = True
+    db.add_parser("upgrade", help="apply migrations up to the newest schema")
+    db.add_parser("current", help="print the schema revision of the database")
+
+    cmdb = commands.add_parser("cmdb", help="configuration items").add_subparsers(
+        dest="cmdb_command"
+    )
+    cmdb.required = True
+    imp = cmdb.add_parser("import", help="import CIs from YAML or CSV (all or nothing)")
+    imp.add_argument("file", type=Path)
+    exp = cmdb.add_parser("export", help="export the CMDB as YAML or CSV")
+    exp.add_argument("--format", choices=("yaml", "csv"), default=None)
+    exp.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    impact = cmdb.add_parser("impact", help="business services a CI hurts")
+    impact.add_argument("name")
+    impact.add_argument("--json", action="store_true")
+    deps = cmdb.add_parser("deps", help="every CI a CI (or service) depends on")
+    deps.add_argument("name")
+    deps.add_argument("--json", action="store_true")
+
+    cfg = commands.add_parser("config", help="configuration").add_subparsers(dest="config_command")
+    cfg.required = True
+    cfg.add_parser("check", help="validate the config file and print where it was read from")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = config_module.load(args.config)
+        return _dispatch(args, settings)
+    except (ConfigError, CommandError, CMDBError) as exc:
+        print(f"opsconsole: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except cmdb_io.CMDBImportError as exc:
+        print(f"opsconsole: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except SQLAlchemyError as exc:
+        print(f"opsconsole: database error: {_first_line(exc)}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    handlers: dict[str | None, Callable[[argparse.Namespace, Settings], int]] = {
+        None: _run_console,
+        "db": _db,
+        "cmdb": _cmdb,
+        "config": _config,
+    }
+    return handlers[args.command](args, settings)
+
+
+def _store(args: argparse.Namespace, settings: Settings) -> Store:
+    return open_store(settings.database_url(args.db))
+
+
+# --- console ---------------------------------------------------------------------------------
+
+
+def _run_console(args: argparse.Namespace, settings: Settings) -> int:
+    if not sys.stdout.isatty() and not os.environ.get("OPSCONSOLE_FORCE_TUI"):
+        raise CommandError("the console needs a terminal; see `opsconsole --help` for commands")
+    from opsconsole.bootstrap import prepare
+
+    prepared = prepare(settings, args.db)
+    from opsconsole.app import OpsConsoleApp
+
+    app = OpsConsoleApp(prepared.store, settings, prepared.local_host, poll=not args.no_poll)
+    app.run()
+    prepared.store.dispose()
+    return app.return_code or EXIT_OK
+
+
+# --- db --------------------------------------------------------------------------------------
+
+
+def _db(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings.database_url(args.db), upgrade=False)
+    if args.db_command == "upgrade":
+        before = current_revision(store.engine)
+        upgrade_to_head(store.engine)
+        after = current_revision(store.engine)
+        state = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+        print(f"{store.display_url}: {state} revision {after}")
+    else:
+        revision = current_revision(store.engine)
+        head = head_revision()
+        note = "" if revision == head else f" (newest is {head}: run `opsconsole db upgrade`)"
+        print(f"{store.display_url}: revision {revision or 'none'}{note}")
+    return EXIT_OK
+
+
+# --- cmdb ------------------------------------------------------------------------------------
+
+
+def _cmdb(args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(args, settings)
+    if args.cmdb_command == "import":
+        with store.write(settings.actor) as session:
+            result = cmdb_io.import_file(session, args.file, set(settings.credentials))
+        print(f"{args.file}: {result}")
+    elif args.cmdb_command == "export":
+        fmt = args.format or _format_from_name(args.output)
+        with store.read() as session:
+            text = cmdb_io.export_text(session, fmt)
+        _write_output(text, args.output)
+    elif args.cmdb_command == "impact":
+        with store.read() as session:
+            ci = get_ci(session, args.name)
+            paths = impacted_services(session, ci)
+            rows = [
+                {"service": p.ci.name, "criticality": p.ci.criticality, "path": list(p.path)}
+                for p in paths
+            ]
+        if not args.json:
+            print(f"# services hurt if {args.name} fails (path: how the failure travels)")
+        _print_paths(args, rows, f"{args.name} impacts no business service")
+    else:
+        with store.read() as session:
+            ci = get_ci(session, args.name)
+            rows = [
+                {"ci": p.ci.name, "class": p.ci.ci_class, "path": list(p.path)}
+                for p in dependencies(session, ci)
+            ]
+        if not args.json:
+            print(f"# what {args.name} needs (path: who needs whom)")
+        _print_paths(args, rows, f"{args.name} depends on nothing in the CMDB")
+    return EXIT_OK
+
+
+def _print_paths(
+    args: argparse.Namespace, rows: Sequence[Mapping[str, object]], empty: str
+) -> None:
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        print(empty)
+    for row in rows:
+        name = row.get("service") or row.get("ci")
+        label = row.get("criticality") or row.get("class") or "-"
+        path = row["path"]
+        assert isinstance(path, list)
+        print(f"{name}\t{label}\t{' -> '.join(map(str, path))}")
+
+
+def _format_from_name(output: Path | None) -> cmdb_io.Format:
+    if output is None:
+        return "yaml"
+    return cmdb_io.format_of(output)
+
+
+def _write_output(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    # Write beside the target and rename, so a failure never leaves half a file behind.
+    output = output.expanduser()
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=output.parent, prefix=f".{output.name}.", delete=False
+        ) as tmp:
+            tmp.write(text)
+        os.replace(tmp.name, output)
+    except OSError as exc:
+        raise CommandError(f"{output}: cannot write: {exc.strerror or exc}") from None
+
+
+# --- config ----------------------------------------------------------------------------------
+
+
+def _config(args: argparse.Namespace, settings: Settings) -> int:
+    path = settings.source or config_module.config_path(args.config)[0]
+    where = str(path) if settings.source else f"{path} (absent: defaults in use)"
+    print(f"config: {where}")
+    print(f"database: {Store.redact(settings.database_url(args.db))}")
+    print(f"operator: {settings.actor}")
+    print(f"credential profiles: {', '.join(sorted(settings.credentials)) or 'none'}")
+    return EXIT_OK

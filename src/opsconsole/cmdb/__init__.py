@@ -1,0 +1,1 @@
+"""The CMDB: configuration items, their relationships, services and impact analysis."""

@@ -1,0 +1,1 @@
+"""ITOM: collectors, the poller, thresholds, reachability and traps."""
