@@ -73,6 +73,17 @@ def _parser() -> argparse.ArgumentParser:
     deps.add_argument("name")
     deps.add_argument("--json", action="store_true")
 
+    poll = commands.add_parser("poll", help="run the poller and trap receiver headless")
+    poll.add_argument("--once", action="store_true", help="poll every host once, then exit")
+    poll.add_argument("--shard", default="1/1", metavar="K/N", help="poll shard K of N")
+    poll.add_argument("--no-traps", action="store_true", help="do not receive SNMP traps")
+    poll.add_argument("--trap-port", type=int, metavar="PORT", help="UDP port for traps")
+    poll.add_argument("--name", help="poller name in logs and the audit trail")
+    poll.add_argument("-v", "--verbose", action="store_true", help="log every state change")
+
+    hosts = commands.add_parser("hosts", help="every monitored host: state, last poll, metrics")
+    hosts.add_argument("--json", action="store_true")
+
     cfg = commands.add_parser("config", help="configuration").add_subparsers(dest="config_command")
     cfg.required = True
     cfg.add_parser("check", help="validate the config file and print where it was read from")
@@ -110,6 +121,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "db": _db,
         "cmdb": _cmdb,
         "config": _config,
+        "poll": _poll,
+        "hosts": _hosts,
     }
     return handlers[args.command](args, settings)
 
@@ -228,6 +241,78 @@ def _write_output(text: str, output: Path | None) -> None:
         os.replace(tmp.name, output)
     except OSError as exc:
         raise CommandError(f"{output}: cannot write: {exc.strerror or exc}") from None
+
+
+# --- monitoring ------------------------------------------------------------------------------
+
+
+def _poll(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import socket
+
+    from opsconsole.bootstrap import prepare
+    from opsconsole.monitoring.daemon import DaemonOptions, run_daemon
+    from opsconsole.monitoring.targets import Shard
+
+    try:
+        shard = Shard.parse(args.shard)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    logging.getLogger().handlers.clear()
+    logging.basicConfig(
+        level=logging.INFO if args.verbose or not args.once else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    prepared = prepare(settings, args.db)
+    name = args.name or f"poller@{socket.gethostname()}"
+    traps = settings.traps.enabled and not args.no_traps
+    options = DaemonOptions(shard, args.once, traps, args.trap_port, name)
+    try:
+        summary = asyncio.run(run_daemon(prepared.store, settings, options))
+    except OSError as exc:  # e.g. the trap port is taken
+        raise CommandError(f"poller: {exc.strerror or exc}") from None
+    if args.once:
+        print(f"polled {summary.polls} hosts: {summary.samples} samples, {summary.events} events")
+        for host, old, new in summary.state_changes:
+            print(f"{host}: {old} -> {new}")
+    return EXIT_OK
+
+
+def _hosts(args: argparse.Namespace, settings: Settings) -> int:
+    from opsconsole.monitoring.hosts import host_views
+
+    store = _store(args, settings)
+    with store.read() as session:
+        views = host_views(session)
+    if args.json:
+        print(json.dumps([v.to_json() for v in views], indent=2))
+        return EXIT_OK
+    print(
+        f"{'HOST':<24} {'STATE':<12} {'LAST POLL':<20} {'CPU%':>6} {'LOAD1':>6} {'MEM%':>6}  NOTE"
+    )
+    for view in views:
+        m = view.metrics
+        when = (
+            view.last_poll_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+            if view.last_poll_at
+            else "never"
+        )
+        note = (view.unreachable_via and f"via {view.unreachable_via}") or view.last_error or ""
+        print(
+            f"{_plain(view.name):<24} {view.state:<12} {when:<20} {_num(m.get('cpu.percent')):>6} "
+            f"{_num(m.get('load.1')):>6} {_num(m.get('mem.percent')):>6}  {_plain(note)}"
+        )
+    return EXIT_OK
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _plain(text: str) -> str:
+    """Names and errors come from outside: never let them write terminal escapes."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
 
 
 # --- config ----------------------------------------------------------------------------------

@@ -107,6 +107,71 @@ class MonitoringSettings(Strict):
     local_host: bool = Field(default=True, description="Add this machine as a CI, poll psutil")
     local_interval: float = Field(default=2.0, ge=0.5, le=3600)
     history_points: int = Field(default=60, ge=2, le=3600)
+    # Seconds between polls of a remote host; per class here, per CI in the CMDB.
+    interval: float = Field(default=60.0, ge=5, le=86400)
+    class_intervals: dict[str, float] = Field(default_factory=dict)
+    # A host is DOWN only after this many failed polls in a row, re-polled meanwhile at
+    # retry_interval: one lost UDP packet is not an outage.
+    down_after: int = Field(default=3, ge=1, le=20)
+    retry_interval: float = Field(default=10.0, ge=1, le=3600)
+    # A DOWN host is re-polled at a doubling interval up to this.
+    max_backoff: float = Field(default=600.0, ge=5, le=86400)
+    concurrency: int = Field(default=64, ge=1, le=1000)
+    raw_retention_hours: float = Field(default=48.0, ge=1, le=24 * 365)
+    rollup_period: int = Field(default=300, ge=60, le=86400)
+    rollup_retention_days: float = Field(default=90.0, ge=1, le=3650)
+    write_batch_seconds: float = Field(default=1.0, ge=0.05, le=60)
+
+    @field_validator("class_intervals")
+    @classmethod
+    def _known_classes(cls, value: dict[str, float]) -> dict[str, float]:
+        known = {"service", "application", "host", "network_device", "database", "storage"}
+        for name, seconds in value.items():
+            if name not in known:
+                raise ValueError(f"unknown CI class {name!r}")
+            if not 5 <= seconds <= 86400:
+                raise ValueError(f"{name}: interval must be 5 .. 86400 seconds")
+        return value
+
+
+class ThresholdRule(Strict):
+    """Warning and critical levels; the level clears only `clear_margin` below the threshold."""
+
+    warning: float | None = None
+    critical: float | None = None
+    clear_margin: float = Field(default=5.0, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ThresholdRule:
+        if self.warning is not None and self.critical is not None and self.warning > self.critical:
+            raise ValueError("warning must not be above critical")
+        return self
+
+
+def _default_thresholds() -> dict[str, ThresholdRule]:
+    # In the spirit of Checkmk's defaults: filesystems warn at 80 %, critical at 90 %.
+    return {
+        "fs.percent:*": ThresholdRule(warning=80, critical=90, clear_margin=2),
+        "cpu.percent": ThresholdRule(warning=90, critical=98, clear_margin=10),
+        "mem.percent": ThresholdRule(warning=90, critical=95, clear_margin=3),
+        "swap.percent": ThresholdRule(warning=50, critical=80, clear_margin=5),
+    }
+
+
+class ThresholdSettings(Strict):
+    """Metric name (or glob, e.g. fs.percent:*) -> rule; classes and CIs override defaults."""
+
+    defaults: dict[str, ThresholdRule] = Field(default_factory=_default_thresholds)
+    classes: dict[str, dict[str, ThresholdRule]] = Field(default_factory=dict)
+    cis: dict[str, dict[str, ThresholdRule]] = Field(default_factory=dict)
+
+
+class TrapSettings(Strict):
+    enabled: bool = True
+    # Loopback by default; set 0.0.0.0 to hear devices on the network.
+    host: str = "127.0.0.1"
+    port: int = Field(default=10162, ge=1, le=65535)
+    communities: list[str] = Field(default_factory=lambda: ["public"])
 
 
 class EstateSettings(Strict):
@@ -123,6 +188,8 @@ class Settings(Strict):
     operator: str | None = Field(default=None, description="Actor in the audit trail")
     database: DatabaseSettings = DatabaseSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    thresholds: ThresholdSettings = ThresholdSettings()
+    traps: TrapSettings = TrapSettings()
     estate: EstateSettings = EstateSettings()
     ui: UISettings = UISettings()
     credentials: dict[str, CredentialProfile] = Field(default_factory=dict)

@@ -75,20 +75,24 @@ def _entry(session: Session, obj: Base, action: str, changes: dict[str, Any]) ->
     }
 
 
+def _logged(obj: object) -> bool:
+    # Telemetry tables (host_state, written every poll) opt out with __changelog__ = False;
+    # their meaningful changes are logged through rows of their own (host_state_change).
+    return isinstance(obj, Base) and getattr(obj, "__changelog__", True)
+
+
 @event.listens_for(Session, "after_flush")
 def _record_writes(session: Session, flush_context: UOWTransaction) -> None:
     # after_flush: new rows have their ids, and attribute history still holds old values.
     rows: list[dict[str, Any]] = []
     for obj in session.new:
-        if isinstance(obj, Base) and not isinstance(obj, ChangeLog):
+        if _logged(obj):
             rows.append(_entry(session, obj, "insert", _column_values(obj)))
     for obj in session.dirty:
-        if isinstance(obj, Base) and not isinstance(obj, ChangeLog):
-            changes = _changed_fields(obj)
-            if changes:
-                rows.append(_entry(session, obj, "update", changes))
+        if _logged(obj) and (changes := _changed_fields(obj)):
+            rows.append(_entry(session, obj, "update", changes))
     for obj in session.deleted:
-        if isinstance(obj, Base) and not isinstance(obj, ChangeLog):
+        if _logged(obj):
             rows.append(_entry(session, obj, "delete", _column_values(obj)))
     if rows:
         session.connection().execute(insert(ChangeLog), rows)

@@ -187,6 +187,7 @@ class ChangeLog(Base):
 
     __tablename__ = "change_log"
     __table_args__ = (Index("ix_change_log_entity", "entity", "entity_id"),)
+    __changelog__ = False
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -197,3 +198,121 @@ class ChangeLog(Base):
     # {"field": [old, new], ...} for updates; the full row for inserts and deletes.
     changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     summary: Mapped[str] = mapped_column(String(400), default="")
+
+
+# --- monitoring ------------------------------------------------------------------------------
+
+
+class HostStatus(enum.StrEnum):
+    UP = "UP"
+    DOWN = "DOWN"
+    UNREACHABLE = "UNREACHABLE"  # a parent it needs (CMDB) is down: not its own fault
+    UNKNOWN = "UNKNOWN"  # no data yet
+    MAINTENANCE = "MAINTENANCE"
+
+
+class HostState(Base):
+    """The poller's view of one monitored CI. Written every poll, so it stays out of the change
+    log; its state *changes* are logged, as host_state_change rows."""
+
+    __tablename__ = "host_state"
+    __changelog__ = False
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_enum_values(HostStatus)})", name="state"),
+        Index("ix_host_state_last_poll", "last_poll_at"),
+    )
+
+    ci_id: Mapped[int] = mapped_column(ForeignKey("ci.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default=HostStatus.UNKNOWN.value)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_ok_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(400))
+    unreachable_via: Mapped[str | None] = mapped_column(String(200))
+    # Latest sample: flat metrics plus disks and interfaces, for the dashboard and `hosts`.
+    latest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Threshold level per metric ("ok", "warning", "critical"): hysteresis needs the past.
+    levels: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    poller: Mapped[str | None] = mapped_column(String(100))
+
+    ci: Mapped[CI] = relationship()
+
+
+class HostStateChange(Base):
+    __tablename__ = "host_state_change"
+    __table_args__ = (Index("ix_host_state_change_ci_at", "ci_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ci_id: Mapped[int] = mapped_column(ForeignKey("ci.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    old_state: Mapped[str] = mapped_column(String(16))
+    new_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(400), default="")
+
+
+class MetricSample(Base):
+    """Raw samples, kept for `metrics.raw_retention`; older data lives on as rollups."""
+
+    __tablename__ = "metric_sample"
+    __table_args__ = (Index("ix_metric_sample_series", "ci_id", "metric", "at"),
+                      Index("ix_metric_sample_at", "at"))  # fmt: skip
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ci_id: Mapped[int] = mapped_column(ForeignKey("ci.id", ondelete="CASCADE"))
+    metric: Mapped[str] = mapped_column(String(120))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    value: Mapped[float] = mapped_column()
+
+
+class MetricRollup(Base):
+    __tablename__ = "metric_rollup"
+    __table_args__ = (Index("ix_metric_rollup_bucket", "bucket_start"),)
+
+    ci_id: Mapped[int] = mapped_column(ForeignKey("ci.id", ondelete="CASCADE"), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(120), primary_key=True)
+    period_s: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    avg: Mapped[float] = mapped_column()
+    min: Mapped[float] = mapped_column()
+    max: Mapped[float] = mapped_column()
+
+
+# --- events (the pipeline of the events issue consumes these) ------------------------------
+
+
+class Severity(enum.StrEnum):
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """0 is the worst: sort ascending to get the most severe first."""
+        return list(Severity).index(self)
+
+
+class EventRecord(Base):
+    """Every event as it arrived, normalised: the input of dedup and correlation."""
+
+    __tablename__ = "event"
+    __table_args__ = (
+        CheckConstraint(f"severity IN ({_enum_values(Severity)})", name="severity"),
+        Index("ix_event_at", "at"),
+        Index("ix_event_ci_at", "ci_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(64))
+    ci_id: Mapped[int | None] = mapped_column(ForeignKey("ci.id", ondelete="SET NULL"))
+    check: Mapped[str] = mapped_column(String(120))
+    resource: Mapped[str] = mapped_column(String(200), default="")
+    severity: Mapped[str] = mapped_column(String(16))
+    clear: Mapped[bool] = mapped_column(Boolean, default=False)
+    message: Mapped[str] = mapped_column(Text)
+    key: Mapped[str | None] = mapped_column(String(300))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -18,6 +18,9 @@ _IGNORED_FSTYPES = frozenset(
 )
 
 
+FIRST_SAMPLE_WINDOW = 0.25
+
+
 def local_host_name() -> str:
     return socket.gethostname() or "localhost"
 
@@ -30,9 +33,17 @@ class LocalCollector:
         self.host = host or local_host_name()
         self._last_net: dict[str, tuple[int, int]] = {}
         self._last_at: float | None = None
-        psutil.cpu_percent(interval=None, percpu=True)  # prime: the first reading is always 0.0
+        # Prime CPU and network counters: the first reading of a rate has nothing to compare to.
+        psutil.cpu_percent(interval=None, percpu=True)
+        self._interfaces()
+        self._primed_at: float | None = time.monotonic()
 
     def collect(self, at: datetime | None = None) -> HostSnapshot:
+        if self._primed_at is not None:
+            # A one-shot poll right after priming would report 0 % CPU: give the counters a
+            # short window to mean something (only ever on the first call).
+            time.sleep(max(0.0, FIRST_SAMPLE_WINDOW - (time.monotonic() - self._primed_at)))
+            self._primed_at = None
         per_core = tuple(psutil.cpu_percent(interval=None, percpu=True))
         memory = psutil.virtual_memory()
         swap = psutil.swap_memory()

@@ -1,0 +1,1 @@
+"""Events: every source (polls, traps, external senders) enters through pipeline.submit."""
