@@ -171,7 +171,7 @@ class TrapSettings(Strict):
     # Loopback by default; set 0.0.0.0 to hear devices on the network.
     host: str = "127.0.0.1"
     port: int = Field(default=10162, ge=1, le=65535)
-    communities: list[str] = Field(default_factory=lambda: ["public"])
+    communities: list[str] = Field(default_factory=lambda: ["public"], min_length=1)
 
 
 class EstateSettings(Strict):
