@@ -12,7 +12,8 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -50,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-poll", action="store_true", help="console only: read what a poller writes"
     )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="start a local snmpd for each sample device (127.0.1.x) and monitor them",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command")
@@ -80,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     poll.add_argument("--trap-port", type=int, metavar="PORT", help="UDP port for traps")
     poll.add_argument("--name", help="poller name in logs and the audit trail")
     poll.add_argument("-v", "--verbose", action="store_true", help="log every state change")
+    poll.add_argument("--demo", action="store_true", help="as the global --demo")
 
     hosts = commands.add_parser("hosts", help="every monitored host: state, last poll, metrics")
     hosts.add_argument("--json", action="store_true")
@@ -135,17 +142,48 @@ def _store(args: argparse.Namespace, settings: Settings) -> Store:
 
 
 def _run_console(args: argparse.Namespace, settings: Settings) -> int:
-    if not sys.stdout.isatty() and not os.environ.get("OPSCONSOLE_FORCE_TUI"):
+    # Textual draws on stderr and reads stdin: both must be a terminal.
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
         raise CommandError("the console needs a terminal; see `opsconsole --help` for commands")
     from opsconsole.bootstrap import prepare
 
     prepared = prepare(settings, args.db)
     from opsconsole.app import OpsConsoleApp
 
-    app = OpsConsoleApp(prepared.store, settings, prepared.local_host, poll=not args.no_poll)
-    app.run()
+    with demo_estate(args.demo, prepared.store, settings) as settings:
+        app = OpsConsoleApp(prepared.store, settings, prepared.local_host, poll=not args.no_poll)
+        app.run()
     prepared.store.dispose()
     return app.return_code or EXIT_OK
+
+
+@contextmanager
+def demo_estate(enabled: bool, store: Store, settings: Settings) -> Iterator[Settings]:
+    """With --demo: real snmpd agents for the sample devices, monitored while they run."""
+    if not enabled:
+        yield settings
+        return
+    from opsconsole.monitoring import demo
+
+    with store.read() as session:
+        specs = demo.demo_specs(session)
+    if not specs:
+        raise CommandError("--demo: no SNMP device on a loopback address with a port in the CMDB")
+    names = [spec.name for spec in specs]
+    try:
+        agents = demo.DemoAgents(specs)
+        agents.start()
+    except demo.DemoError as exc:
+        raise CommandError(f"--demo: {exc}") from None
+    try:
+        with store.write(settings.actor) as session:
+            demo.set_monitoring(session, names, True)
+        print(f"demo: {len(specs)} snmpd agents on 127.0.1.x", file=sys.stderr)
+        yield demo.with_demo_profile(settings)
+    finally:
+        with store.write(settings.actor) as session:
+            demo.set_monitoring(session, names, False)
+        agents.stop()
 
 
 # --- db --------------------------------------------------------------------------------------
@@ -269,7 +307,8 @@ def _poll(args: argparse.Namespace, settings: Settings) -> int:
     traps = settings.traps.enabled and not args.no_traps
     options = DaemonOptions(shard, args.once, traps, args.trap_port, name)
     try:
-        summary = asyncio.run(run_daemon(prepared.store, settings, options))
+        with demo_estate(args.demo, prepared.store, settings) as settings:
+            summary = asyncio.run(run_daemon(prepared.store, settings, options))
     except OSError as exc:  # e.g. the trap port is taken
         raise CommandError(f"poller: {exc.strerror or exc}") from None
     if args.once:
