@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -91,10 +92,28 @@ def _parser() -> argparse.ArgumentParser:
     hosts = commands.add_parser("hosts", help="every monitored host: state, last poll, metrics")
     hosts.add_argument("--json", action="store_true")
 
+    for module in _domain_command_modules():
+        module.register(commands)
+
     cfg = commands.add_parser("config", help="configuration").add_subparsers(dest="config_command")
     cfg.required = True
     cfg.add_parser("check", help="validate the config file and print where it was read from")
     return parser
+
+
+def _domain_command_modules() -> list[Any]:
+    import importlib
+
+    from opsconsole.commands import MODULES
+
+    found = []
+    for name in MODULES:
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real missing dependency, not a domain still to come
+                raise
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -123,6 +142,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        result: int = handler(args, settings)
+        return result
     handlers: dict[str | None, Callable[[argparse.Namespace, Settings], int]] = {
         None: _run_console,
         "db": _db,

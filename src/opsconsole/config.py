@@ -26,6 +26,8 @@ from pydantic import (
 )
 
 from opsconsole import paths
+from opsconsole.events.settings import EventSettings
+from opsconsole.itsm.settings import ItsmSettings
 from opsconsole.yamltext import YamlSyntaxError, line_of, load_with_nodes
 
 CONFIG_ENV = "OPSCONSOLE_CONFIG"
@@ -190,6 +192,8 @@ class Settings(Strict):
     monitoring: MonitoringSettings = MonitoringSettings()
     thresholds: ThresholdSettings = ThresholdSettings()
     traps: TrapSettings = TrapSettings()
+    events: EventSettings = EventSettings()
+    itsm: ItsmSettings = ItsmSettings()
     estate: EstateSettings = EstateSettings()
     ui: UISettings = UISettings()
     credentials: dict[str, CredentialProfile] = Field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""ITSM: incidents, problems, changes, service requests, SLAs and knowledge."""
