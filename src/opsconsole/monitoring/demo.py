@@ -92,8 +92,9 @@ class DemoAgents:
             (work / "snmpd.conf").write_text(agent_config(spec, work))
             self._procs.append(
                 subprocess.Popen(
+                    # -I -smux: several agents would fight over tcp/199 for smux
                     [binary, "-f", "-Lf", str(work / "log"), "-C", "-c", str(work / "snmpd.conf"),
-                     "-p", str(work / "pid")],
+                     "-p", str(work / "pid"), "-I", "-smux"],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )
             )  # fmt: skip
