@@ -1,0 +1,84 @@
+"""Screens, and the behaviour they share: follow the change feed, report failures as
+notifications (never a traceback).
+
+Screens read through `store.read()` sessions and domain functions, always inside a worker
+thread; what they hand to widgets is plain data, never ORM objects bound to a closed session.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+from textual.worker import Worker, WorkerState
+
+from opsconsole.store.engine import Store
+from opsconsole.widgets.text import safe_str
+
+ERROR_MAX_CHARS = 300
+
+
+def describe_error(error: BaseException | None) -> str:
+    """One line an operator can read: SQLAlchemy puts the SQL and a URL on later lines."""
+    if error is None:
+        return "unknown error"
+    lines = str(error).strip().splitlines()
+    first = lines[0] if lines else type(error).__name__
+    return safe_str(first)[:ERROR_MAX_CHARS]
+
+
+class OpsScreen(Screen[None]):
+    """A screen that shows store data: reloads when the change feed moves past what it loaded.
+
+    Subclasses implement `reload()`, start their loads from it, and set `loaded_change_id`
+    from the same session that read the data. Textual calls `on_mount` and `on_screen_resume`
+    of every class in the MRO (subclass first), so subclasses define their own without
+    calling super().
+    """
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+        self.loaded_change_id = -1
+        self._stale = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield from self.compose_body()
+        yield Footer(compact=True)
+
+    def compose_body(self) -> ComposeResult:
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "change_id", self._change_feed_moved, init=False)
+        self.reload()
+
+    def reload(self) -> None:
+        raise NotImplementedError
+
+    def _change_feed_moved(self, change_id: int) -> None:
+        if change_id <= self.loaded_change_id:
+            return
+        if self.is_current:
+            self.reload()
+        else:
+            # Hidden screens load nothing; catch up when shown again.
+            self._stale = True
+
+    def on_screen_resume(self) -> None:
+        if self._stale:
+            self._stale = False
+            self.reload()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self.notify(
+                describe_error(event.worker.error),
+                title=f"{event.worker.name or 'background task'} failed",
+                severity="error",
+                markup=False,
+            )
+
+
+__all__ = ["OpsScreen", "describe_error"]

@@ -1,0 +1,1 @@
+"""Widgets: small, fed from outside, never reading the store themselves."""
