@@ -90,3 +90,17 @@ def test_a_cycle_terminates(estate: Store) -> None:
         everything = set(names(dependencies(s, get_ci(s, "shop"))))
     assert "shop" not in everything
     assert "core-sw" in everything
+
+
+def test_list_filter_treats_wildcards_as_text(store: Store) -> None:
+    from opsconsole.cmdb.service import list_cis
+
+    with store.write("test") as s:
+        add_ci(s, "web_01", CIClass.HOST)
+        add_ci(s, "webX01", CIClass.HOST)
+        add_ci(s, "100%-db", CIClass.DATABASE)
+    with store.read() as s:
+        assert [c.name for c in list_cis(s, text="web_")] == ["web_01"]
+        assert [c.name for c in list_cis(s, text="%")] == ["100%-db"]
+        assert [c.name for c in list_cis(s, text="WEB")] == ["webX01", "web_01"]  # byte order
+        assert [c.name for c in list_cis(s, ci_class="host", after_name="webX01")] == ["web_01"]

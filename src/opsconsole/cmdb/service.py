@@ -54,11 +54,13 @@ def list_cis(
     if ci_class:
         query = query.where(CI.ci_class == ci_class)
     if text:
-        pattern = f"%{text.lower()}%"
+        # What the operator typed is literal text: % and _ must not act as wildcards.
+        escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
         query = query.where(
-            func.lower(CI.name).like(pattern)
-            | func.lower(func.coalesce(CI.address, "")).like(pattern)
-            | func.lower(func.coalesce(CI.support_group, "")).like(pattern)
+            func.lower(CI.name).like(pattern, escape="\\")
+            | func.lower(func.coalesce(CI.address, "")).like(pattern, escape="\\")
+            | func.lower(func.coalesce(CI.support_group, "")).like(pattern, escape="\\")
         )
     if after_name is not None:
         query = query.where(CI.name > after_name)
