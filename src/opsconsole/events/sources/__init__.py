@@ -1,0 +1,1 @@
+"""Event sources besides monitoring: JSON lines and Prometheus Alertmanager webhooks."""

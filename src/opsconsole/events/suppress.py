@@ -1,0 +1,136 @@
+"""Suppression: why an alert is kept out of the way, with the reason the queue shows.
+
+In order: a silence ("silenced by ana: kernel upgrade"), the maintenance window of a change
+being implemented on the CI ("maintenance CHG0001001"), topology ("unreachable via
+core-sw-01": the CI is behind a DOWN parent) and flapping ("flapping"). Suppressed alerts are
+still deduplicated and still resolve when they recover.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from opsconsole.events.matchers import Matchable, Matcher, all_match
+from opsconsole.store.alert_models import AlertState, Silence, Suppression
+
+MAINTENANCE_MODULE = "opsconsole.itsm.changes"
+UNREACHABLE_VIA = "unreachable_via"
+
+
+class Suppressible(Matchable, Protocol):
+    @property
+    def ci_id(self) -> int | None: ...
+    @property
+    def flapping(self) -> bool: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+    @property
+    def suppression(self) -> str | None: ...
+    @property
+    def suppressed_reason(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: Suppression
+    reason: str
+    silence_id: int | None = None
+
+
+def active_silences(session: Session, now: datetime) -> list[Silence]:
+    """Silences in force at `now`, oldest first (the first that matches gives the reason)."""
+    query = (
+        select(Silence)
+        .where(
+            Silence.expired_at.is_(None),
+            Silence.starts_at <= now,
+            or_(Silence.ends_at.is_(None), Silence.ends_at > now),
+        )
+        .order_by(Silence.id)
+    )
+    return list(session.scalars(query))
+
+
+def silence_reason(silence: Silence) -> str:
+    return f"silenced by {silence.author}: {silence.comment}"[:400]
+
+
+def maintenance_lookup() -> Callable[[Session, int, datetime], object | None] | None:
+    """`opsconsole.itsm.changes.maintenance_change`, or None while that module does not exist."""
+    try:
+        module = importlib.import_module(MAINTENANCE_MODULE)
+    except ModuleNotFoundError as exc:
+        if exc.name in (MAINTENANCE_MODULE, "opsconsole.itsm"):
+            return None
+        raise
+    found: Callable[[Session, int, datetime], object | None] | None = getattr(
+        module, "maintenance_change", None
+    )
+    return found
+
+
+class Suppressor:
+    """Decides suppression for many alerts in one operation: the active silences are loaded
+    once and each CI's maintenance is asked once."""
+
+    def __init__(self, session: Session, now: datetime, silences: list[Silence]) -> None:
+        self._session = session
+        self._now = now
+        self._silences = [(s, [Matcher.from_json(m) for m in s.matchers]) for s in silences]
+        self._lookup = maintenance_lookup()
+        self._maintenance: dict[int, str | None] = {}
+
+    def maintenance(self, ci_id: int) -> str | None:
+        if self._lookup is None:
+            return None
+        if ci_id not in self._maintenance:
+            change = self._lookup(self._session, ci_id, self._now)
+            self._maintenance[ci_id] = (
+                None if change is None else str(getattr(change, "number", change))
+            )
+        return self._maintenance[ci_id]
+
+    def decide(self, alert: Suppressible, ask_maintenance: bool = True) -> Decision | None:
+        """The first reason that holds, or None. With `ask_maintenance` False the alert keeps
+        the maintenance verdict it has (the pipeline's repeats; timers re-ask)."""
+        for silence, matchers in self._silences:
+            if matchers and all_match(matchers, alert):
+                return Decision(Suppression.SILENCE, silence_reason(silence), silence.id)
+        if not ask_maintenance:
+            if alert.suppression == Suppression.MAINTENANCE.value and alert.suppressed_reason:
+                return Decision(Suppression.MAINTENANCE, alert.suppressed_reason)
+        elif alert.ci_id is not None and (number := self.maintenance(alert.ci_id)):
+            return Decision(Suppression.MAINTENANCE, f"maintenance {number}")
+        via = alert.payload.get(UNREACHABLE_VIA) if isinstance(alert.payload, dict) else None
+        if via:
+            return Decision(Suppression.TOPOLOGY, f"unreachable via {via}"[:400])
+        if alert.flapping:
+            return Decision(Suppression.FLAPPING, "flapping")
+        return None
+
+
+class HasStateFields(Protocol):
+    closed_at: datetime | None
+    resolved_at: datetime | None
+    suppression: str | None
+    acked_by: str | None
+
+
+def derive_state(alert: HasStateFields) -> str:
+    """The state follows from the facts: closed, resolved, suppressed, acknowledged, open."""
+    if alert.closed_at is not None:
+        return AlertState.CLOSED.value
+    if alert.resolved_at is not None:
+        return AlertState.RESOLVED.value
+    if alert.suppression is not None:
+        return AlertState.SUPPRESSED.value
+    if alert.acked_by is not None:
+        return AlertState.ACKNOWLEDGED.value
+    return AlertState.OPEN.value
