@@ -30,7 +30,8 @@ class Prepared:
 def prepare(settings: Settings, db_url: str | None = None) -> Prepared:
     """Open (and migrate) the store; on an empty CMDB load the estate; make sure this host is a CI.
 
-    Raises cmdb_io.CMDBImportError if the configured estate file is bad: nothing is written then.
+    Raises cmdb_io.CMDBImportError if the configured estate file is bad, KnowledgeError if a
+    knowledge article is: nothing is written then.
     """
     store = open_store(settings.database_url(db_url))
     first_run = False
@@ -43,6 +44,12 @@ def prepare(settings: Settings, db_url: str | None = None) -> Prepared:
             if estate is not None:
                 result = cmdb_io.import_file(session, estate, set(settings.credentials))
                 log.info("loaded %s: %s", estate, result)
+    from opsconsole.itsm import knowledge
+
+    with store.write(settings.actor) as session:
+        # Articles in data/kb (and configured directories) follow their files; a bad file
+        # stops start-up with its name and problem, before anything is written.
+        knowledge.sync_articles(session, settings.actor, knowledge.kb_directories(settings.itsm))
     local = None
     if settings.monitoring.local_host:
         local = local_host_name()

@@ -25,6 +25,7 @@ from opsconsole.cmdb import io as cmdb_io
 from opsconsole.cmdb.impact import dependencies, impacted_services
 from opsconsole.cmdb.service import CMDBError, get_ci
 from opsconsole.config import ConfigError, Settings
+from opsconsole.itsm.journal import ItsmError
 from opsconsole.store import open_store
 from opsconsole.store.engine import Store
 from opsconsole.store.migrate import current_revision, head_revision, upgrade_to_head
@@ -122,11 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = config_module.load(args.config)
+        _configure_domains(settings)
         return _dispatch(args, settings)
     except (ConfigError, CommandError, CMDBError) as exc:
         print(f"opsconsole: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    except cmdb_io.CMDBImportError as exc:
+    except (cmdb_io.CMDBImportError, ItsmError) as exc:
         print(f"opsconsole: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except SQLAlchemyError as exc:
@@ -134,6 +136,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+
+
+def _configure_domains(settings: Settings) -> None:
+    """Hand the config to the domains whose hooks run without a settings argument (the
+    events pipeline called by the poller, the ITSM rules called by the pipeline)."""
+    from opsconsole.events import pipeline
+    from opsconsole.itsm import rules
+
+    pipeline.configure(settings.events)
+    rules.configure(settings.itsm)
 
 
 def _first_line(exc: BaseException) -> str:
