@@ -1,18 +1,30 @@
-"""The Textual app: places (screens) and their keys, the command palette, the change feed.
+"""The Textual app: places (screens) and their keys, the command palette, the change feed, and
+the embedded poller.
 
 One registry drives keys, help and palette: `PLACES` makes the number-key bindings and the
 modes; `BINDINGS` of the app and of each screen make the footer, the `?` help (`HELP_GROUPS`)
 and the palette's commands. Bindings carry ids so a keymap from config can move them.
+
+Host health always comes from the store. Unless told not to poll (`--no-poll`), the app runs
+the monitoring Poller in a thread worker with its own asyncio loop (SNMP decoding never
+stalls input); after each batch it writes, the screens that show host health reload. A console
+that does not poll probes the store's last-poll marker instead, so it shows exactly what an
+`opsconsole poll` daemon (or another console) wrote.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import re
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -21,18 +33,27 @@ from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.markup import escape
 from textual.message import Message
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import DataTable, OptionList
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from opsconsole.cmdb.service import list_cis
 from opsconsole.config import Settings
-from opsconsole.monitoring.collectors.local import LocalCollector
+from opsconsole.monitoring.collectors.dispatch import CollectorSet
+from opsconsole.monitoring.dashboard_queries import poll_marker
+from opsconsole.monitoring.poller import Poller
+from opsconsole.monitoring.recorder import BatchSummary
 from opsconsole.screens import describe_error
+from opsconsole.screens.alert_detail import AlertDetailScreen
+from opsconsole.screens.alerts import AlertsScreen
 from opsconsole.screens.cmdb import CIDetailScreen, CMDBScreen, class_label
-from opsconsole.screens.dashboard import CollectorFactory, DashboardScreen
+from opsconsole.screens.dashboard import DashboardScreen
 from opsconsole.screens.help import HelpGroup, HelpScreen, HelpSection, build_sections
+from opsconsole.screens.host_detail import HostDetailScreen
+from opsconsole.screens.itsm_change_form import ChangeFormScreen
+from opsconsole.screens.itsm_incident_form import IncidentFormScreen
+from opsconsole.screens.itsm_lists import TicketListScreen
 from opsconsole.store.changelog import latest_change_id
 from opsconsole.store.engine import Store
 from opsconsole.widgets.lists import KeyList, KeyTable
@@ -53,19 +74,188 @@ class Place:
 PLACES = (
     Place("dashboard", "Dashboard", "1"),
     Place("cmdb", "CMDB", "2"),
+    Place("alerts", "Alerts", "3"),
+    Place("incidents", "Incidents", "4"),
+    Place("changes", "Changes", "5"),
+    Place("problems", "Problems", "6"),
+    Place("requests", "Requests", "7"),
 )
 HOME = PLACES[0].mode
 
 
+# Polls in flight when the console quits get this long to finish and be written; then they
+# are abandoned (the next poller run polls again). A console must quit promptly.
+POLLER_STOP_GRACE_SECONDS = 0.5
+POLLER_WATCH_SECONDS = 0.2
+# The same warning from the poller is shown at most once per this many seconds.
+LOG_NOTIFY_REPEAT_SECONDS = 60.0
+ROUTED_LOGGERS = ("opsconsole", "asyncio", "pysnmp")
+
+log = logging.getLogger(__name__)
+
+
 class ChangeFeedMoved(Message):
-    def __init__(self, change_id: int) -> None:
+    def __init__(self, change_id: int, marker: datetime | None, with_marker: bool) -> None:
         super().__init__()
         self.change_id = change_id
+        self.marker = marker
+        self.with_marker = with_marker
 
 
-def read_change_id(store: Store) -> int:
+class PollBatchWritten(Message):
+    """The embedded poller wrote a batch (posted from its thread)."""
+
+    def __init__(self, summary: BatchSummary) -> None:
+        super().__init__()
+        self.summary = summary
+
+
+class LogRecordPosted(Message):
+    """A warning logged by a background part (the poller): shown as a notification."""
+
+    def __init__(self, text: str, severity: str) -> None:
+        super().__init__()
+        self.text = text
+        self.severity = severity
+
+
+def read_feed(store: Store, with_marker: bool) -> tuple[int, datetime | None]:
+    """The change feed position, and the last-poll marker when asked (one short session)."""
     with store.read() as session:
-        return latest_change_id(session)
+        change_id = latest_change_id(session)
+        return change_id, poll_marker(session) if with_marker else None
+
+
+class EmbeddedPoller:
+    """The monitoring Poller on its own asyncio loop, run from a thread worker.
+
+    `run` blocks the calling thread until the poller stopped; `stop` and `poll_now` may be
+    called from any thread (they reach the poller's loop with call_soon_threadsafe).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        *,
+        name: str,
+        collectors: CollectorSet | None,
+        on_batch: Callable[[BatchSummary], None],
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.name = name
+        self.collectors = collectors
+        self.on_batch = on_batch
+        self.stop_requested = threading.Event()
+        self.finished = threading.Event()
+        self.poller: Poller | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._loop is not None and not self.stop_requested.is_set()
+
+    def run(self, cancelled: Callable[[], bool]) -> None:
+        """The body of the thread worker; `cancelled` says the worker was cancelled."""
+        try:
+            asyncio.run(self._main(cancelled))
+        finally:
+            self._loop = None
+            self.finished.set()
+
+    async def _main(self, cancelled: Callable[[], bool]) -> None:
+        stop = asyncio.Event()
+        poller = Poller(
+            self.store,
+            self.settings,
+            name=self.name,
+            collectors=self.collectors,
+            on_batch=self.on_batch,
+        )
+        self.poller, self._stop = poller, stop
+        self._loop = asyncio.get_running_loop()
+        if self.stop_requested.is_set():  # asked to stop before the loop existed
+            stop.set()
+        run = asyncio.create_task(poller.run(stop), name="poller")
+        watch = asyncio.create_task(self._watch(cancelled, stop), name="poller watch")
+        try:
+            await asyncio.wait({run, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if not run.done():
+                # Stopping: polls in flight get a moment to finish and be written.
+                await asyncio.wait({run}, timeout=POLLER_STOP_GRACE_SECONDS)
+            if not run.done():
+                run.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await run
+                try:
+                    await poller.flush()  # what did finish is written
+                except Exception:
+                    log.exception("could not write the last poll results")
+                poller.collectors.close()
+            else:
+                run.result()  # a poller that died is reported (worker error -> notification)
+        finally:
+            watch.cancel()
+
+    async def _watch(self, cancelled: Callable[[], bool], stop: asyncio.Event) -> None:
+        """Stop when asked, or when the worker was cancelled (the app is going away)."""
+        while not stop.is_set():
+            if cancelled() or self.stop_requested.is_set():
+                stop.set()
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=POLLER_WATCH_SECONDS)
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(stop.set)
+
+    def poll_now(self, ci_ids: set[int] | None = None) -> bool:
+        """Poll these hosts (default: all) at once; False if the poller is not running."""
+        loop, poller = self._loop, self.poller
+        if loop is None or poller is None or self.stop_requested.is_set():
+            return False
+        try:
+            loop.call_soon_threadsafe(poller.poll_now, ci_ids)
+        except RuntimeError:
+            return False
+        return True
+
+
+class NotifyingLogHandler(logging.Handler):
+    """Warnings logged by background parts become notifications, never text on the terminal
+    Textual draws on. One notification per kind of message (its format string) a minute:
+    500 hosts failing the same way make one notification, which says how many more there
+    were the next time it is shown."""
+
+    def __init__(self, app: App[None]) -> None:
+        super().__init__(logging.WARNING)
+        self.app = app
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}  # -> (shown at, held back)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            key = (record.name, str(record.msg))
+            now = time.monotonic()
+            shown_at, held_back = self._seen.get(key, (None, 0))
+            if shown_at is not None and now - shown_at < LOG_NOTIFY_REPEAT_SECONDS:
+                self._seen[key] = (shown_at, held_back + 1)
+                return
+            self._seen[key] = (now, 0)
+            text = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                text = f"{text}: {describe_error(record.exc_info[1])}"
+            if held_back:
+                text += f" (and {held_back} more like it)"
+            severity = "error" if record.levelno >= logging.ERROR else "warning"
+            self.app.post_message(LogRecordPosted(text, severity))  # thread-safe
+        except Exception:
+            self.handleError(record)
 
 
 def find_ci_names(store: Store, text: str, limit: int = PALETTE_CI_HITS) -> list[tuple[str, str]]:
@@ -141,11 +331,13 @@ class OpsConsoleApp(App[None]):
         (120, "-wide"),
     ]
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Help before the places: at 80 columns the footer cannot show every place, and `?`
+        # is the key that leads to all the others.
+        Binding("question_mark", "help", "Help", id="app.help"),
         *(
             Binding(place.key, f"show('{place.mode}')", place.title, id=f"app.{place.mode}")
             for place in PLACES
         ),
-        Binding("question_mark", "help", "Help", id="app.help"),
         # Shown at the right of the footer by Footer itself.
         Binding(
             "ctrl+p", "command_palette", "Palette", show=False, priority=True, id="app.palette"
@@ -157,27 +349,49 @@ class OpsConsoleApp(App[None]):
     COMMANDS = App.COMMANDS | {OpsCommands}
     HELP_GROUPS: ClassVar[tuple[HelpGroup, ...]] = ()  # filled in below the class
 
-    change_id: reactive[int] = reactive(0, init=False)
+    # `var`, not `reactive`: a reactive of the App repaints the whole screen when it changes,
+    # which would send every character on the terminal again after each poll.
+    change_id: var[int] = var(0, init=False)
     """Position of the store's change feed; screens watch it and reload what they show."""
+    batches_written: var[int] = var(0, init=False)
+    """Batches the embedded poller wrote; screens showing host health reload after each."""
+    poll_marker: var[datetime | None] = var(None, init=False)
+    """Without an embedded poller: the store's last-poll time, probed while a screen showing
+    host health is visible; such screens reload when it moved past what they loaded."""
 
     def __init__(
         self,
         store: Store,
         settings: Settings,
         local_host: str | None,
-        collector_factory: Callable[[], Any] | None = None,
         poll: bool = True,
+        *,
+        collectors: CollectorSet | None = None,
     ) -> None:
+        """`poll`: run the embedded poller (False: `--no-poll`, only read what a poller
+        writes). `collectors`: what the embedded poller collects with (tests script it)."""
         super().__init__()
         self.store = store
         self.settings = settings
         self.local_host = local_host
-        factory: CollectorFactory = collector_factory or (lambda: LocalCollector(local_host))
-        self.add_mode(
-            "dashboard", lambda: DashboardScreen(store, settings, local_host, factory, poll)
-        )
+        self.embedded: EmbeddedPoller | None = None
+        if poll:
+            self.embedded = EmbeddedPoller(
+                store,
+                settings,
+                name=f"console:{safe_str(settings.actor)}",
+                collectors=collectors,
+                on_batch=self._batch_written_in_thread,
+            )
+        poll_now = self.embedded.poll_now if self.embedded is not None else None
+        self.add_mode("dashboard", lambda: DashboardScreen(store, settings, local_host, poll_now))
         self.add_mode("cmdb", lambda: CMDBScreen(store))
+        for kind in ("incidents", "changes", "problems", "requests"):
+            self.add_mode(kind, partial(TicketListScreen, store, settings, kind))
+        self.add_mode("alerts", lambda: AlertsScreen(store, settings))
         self.sub_title = f"{safe_str(settings.actor)}@{store.backend}"
+        self._log_handler = NotifyingLogHandler(self)
+        self._routed: list[tuple[logging.Logger, bool]] = []
 
     def on_mount(self) -> None:
         if self.settings.ui.theme in self.available_themes:
@@ -188,8 +402,70 @@ class OpsConsoleApp(App[None]):
                 severity="warning",
                 markup=False,
             )
+        self._route_logs()
         self.switch_mode(HOME)
         self._follow_change_feed()
+        if self.embedded is not None:
+            self._run_poller(self.embedded)
+
+    # --- embedded poller -----------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="poller", exit_on_error=False, name="the poller")
+    def _run_poller(self, embedded: EmbeddedPoller) -> None:
+        worker = get_current_worker()
+        embedded.run(lambda: worker.is_cancelled)
+
+    def _batch_written_in_thread(self, summary: BatchSummary) -> None:
+        """The poller's on_batch: runs in the poller's thread."""
+        if self.embedded is None or self.embedded.stop_requested.is_set():
+            return  # quitting: nobody is left to show it to
+        with contextlib.suppress(RuntimeError):  # the app stopped meanwhile
+            self.call_from_thread(self.post_message, PollBatchWritten(summary))
+
+    @on(PollBatchWritten)
+    def _poll_batch_written(self, message: PollBatchWritten) -> None:
+        self.batches_written += 1
+
+    def stop_poller(self) -> None:
+        if self.embedded is not None:
+            self.embedded.stop()
+
+    async def action_quit(self) -> None:
+        self.stop_poller()  # start winding down at once, while the screens close
+        self.exit()
+
+    async def on_unmount(self) -> None:
+        embedded = self.embedded
+        if embedded is not None:
+            embedded.stop()
+            if embedded.poller is not None:
+                # Wait (bounded) while the app loop still runs, so the poller thread is gone
+                # before the process tries to exit.
+                await asyncio.to_thread(embedded.finished.wait, POLLER_STOP_GRACE_SECONDS + 2.0)
+        self._unroute_logs()
+
+    def _route_logs(self) -> None:
+        """While the console runs, background warnings become notifications."""
+        for name in ROUTED_LOGGERS:
+            logger = logging.getLogger(name)
+            self._routed.append((logger, logger.propagate))
+            logger.addHandler(self._log_handler)
+            logger.propagate = False
+
+    def _unroute_logs(self) -> None:
+        for logger, propagate in self._routed:
+            logger.removeHandler(self._log_handler)
+            logger.propagate = propagate
+        self._routed.clear()
+
+    @on(LogRecordPosted)
+    def _log_record_posted(self, message: LogRecordPosted) -> None:
+        self.notify(
+            message.text,
+            title="poller",
+            severity="error" if message.severity == "error" else "warning",
+            markup=False,
+        )
 
     # --- change feed ---------------------------------------------------------------------
 
@@ -198,8 +474,12 @@ class OpsConsoleApp(App[None]):
         failing = False
         while True:
             await asyncio.sleep(self.settings.ui.change_feed_interval)
+            # Without a running embedded poller, screens that show host health follow the
+            # store's last-poll marker; only looked at while such a screen is visible.
+            polling_here = self.embedded is not None and self.embedded.running
+            with_marker = not polling_here and getattr(self.screen, "FOLLOWS_POLLS", False)
             try:
-                change_id = await asyncio.to_thread(read_change_id, self.store)
+                change_id, marker = await asyncio.to_thread(read_feed, self.store, with_marker)
             except Exception as exc:
                 if not failing:  # say it once, not at every poll
                     self.notify(
@@ -213,7 +493,7 @@ class OpsConsoleApp(App[None]):
             if failing:
                 self.notify("the store answers again", markup=False)
                 failing = False
-            self.post_message(ChangeFeedMoved(change_id))
+            self.post_message(ChangeFeedMoved(change_id, marker, with_marker))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:  # the feed catches its own errors; this is a net
@@ -227,6 +507,8 @@ class OpsConsoleApp(App[None]):
     @on(ChangeFeedMoved)
     def _change_feed_moved(self, message: ChangeFeedMoved) -> None:
         self.change_id = message.change_id
+        if message.with_marker:
+            self.poll_marker = message.marker
 
     # --- actions -------------------------------------------------------------------------
 
@@ -275,8 +557,14 @@ class OpsConsoleApp(App[None]):
 OpsConsoleApp.HELP_GROUPS = (
     HelpGroup("Everywhere", (OpsConsoleApp, Screen)),
     HelpGroup("Dashboard", (DashboardScreen,)),
+    HelpGroup("Host detail", (HostDetailScreen,)),
     HelpGroup("CMDB", (CMDBScreen,)),
+    HelpGroup("Alerts", (AlertsScreen,)),
+    HelpGroup("Alert detail", (AlertDetailScreen,)),
     HelpGroup("CI detail", (CIDetailScreen,)),
+    HelpGroup("Tickets", (TicketListScreen,)),
+    HelpGroup("Incident form", (IncidentFormScreen,)),
+    HelpGroup("Change form", (ChangeFormScreen,)),
     HelpGroup("Tables", (KeyTable, DataTable)),
     HelpGroup("Lists", (KeyList, OptionList)),
     HelpGroup("Help", (HelpScreen,)),

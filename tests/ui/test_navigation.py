@@ -10,7 +10,6 @@ import contextlib
 import html
 import os
 import re
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,13 +17,11 @@ from rich.text import Text
 
 from opsconsole.app import OpsConsoleApp
 from opsconsole.cmdb.service import add_ci, get_ci
-from opsconsole.monitoring.sample import HostSnapshot
 from opsconsole.screens.cmdb import CIDetailScreen, CMDBScreen
 from opsconsole.screens.dashboard import DashboardScreen
 from opsconsole.screens.help import HelpScreen, own_bindings
 from opsconsole.store.engine import Store
 from opsconsole.store.models import CIClass
-from opsconsole.widgets.host_panel import age_text
 from opsconsole.widgets.lists import KeyList, KeyTable
 from opsconsole.widgets.text import safe_text
 from opsconsole.widgets.value import Value
@@ -62,7 +59,16 @@ async def open_dashboard(pilot: Any, wait_for: Any) -> DashboardScreen:
     app = pilot.app
     await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
     screen = app.screen
-    await wait_for(pilot, lambda: screen.summary is not None)
+    # Loaded, and the panels (mounted once the grid knows its size) bound and laid out.
+    await wait_for(
+        pilot,
+        lambda: (
+            screen.index is not None
+            and any(p.host is not None for p in screen.panels)
+            and all(p.region.height for p in screen.panels if p.host is not None)
+        ),
+    )
+    await pilot.pause()
     return screen  # type: ignore[no-any-return]
 
 
@@ -86,139 +92,13 @@ async def open_detail(pilot: Any, wait_for: Any, name: str) -> CIDetailScreen:
     return app.screen  # type: ignore[no-any-return]
 
 
-# --- dashboard -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("size", SIZES)
-async def test_dashboard_shows_live_local_host_and_estate(make_app, wait_for, estate, size) -> None:
-    app = make_app()
-    async with app.run_test(size=size) as pilot:
-        screen = await open_dashboard(pilot, wait_for)
-        assert screen.query_one("#estate", Value).shown.plain.startswith(
-            "6 CIs in CMDB · 2 monitored"
-        )
-        await wait_for(pilot, lambda: len(screen.panels) == 3)
-        local = screen.panels[estate.local_host]
-        await wait_for(pilot, lambda: local.samples_seen >= 2)
-        assert local.state == "UP"
-
-        def text(name: str) -> str:
-            return local.query_one(f".{name}", Value).shown.plain
-
-        assert text("load") == "0.52 0.41 0.30"
-        assert text("mem") == " 43.8%"
-        assert text("mem-amount") == "3.5 GiB / 8.0 GiB"
-        assert text("swap-amount") == "0 B / 2.0 GiB"
-        assert text("disks") == "/ 61%  /var 24%"
-        assert text("net") == "↓ 1.5 KiB/s  ↑ 300 B/s"
-        assert text("uptime") == "up 3d 4h"
-        assert text("procs") == "231 procs"
-        assert text("age") == "sampled <2s ago"
-        assert len(local.history.values("cpu.percent")) == local.samples_seen
-        web = screen.panels["web-01"]
-        assert web.state == "UNKNOWN"
-        assert web.query_one(".note", Value).shown.plain == "no data yet"
-        # Panels stack one per row at 80 columns and sit side by side when wide.
-        columns = {panel.region.x for panel in screen.panels.values()}
-        assert len(columns) == (1 if size[0] == 80 else 2)
+# --- small widgets -----------------------------------------------------------------------------
 
 
 def test_value_skips_unchanged_text() -> None:
     value = Value("12.0%")
     assert value.show("12.0%") is False
     assert value.show(Text("12.0%")) is False
-
-
-async def test_no_poll_collects_nothing(make_app, collectors, wait_for, estate) -> None:
-    app = make_app(poll=False)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_dashboard(pilot, wait_for)
-        local = screen.panels[estate.local_host]
-        assert local.state == "UNKNOWN"
-        assert "does not poll" in local.query_one(".note", Value).shown.plain
-        assert "no polling in this console" in screen.query_one("#estate", Value).shown.plain
-    assert collectors[0].calls == 0
-
-
-async def test_pause_stops_polling_and_r_polls_now(make_app, collectors, wait_for, estate) -> None:
-    app = make_app(local_interval=600)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_dashboard(pilot, wait_for)
-        local = screen.panels[estate.local_host]
-        await wait_for(pilot, lambda: local.samples_seen == 1)
-        await pilot.press("r")
-        await wait_for(pilot, lambda: local.samples_seen == 2)
-        await pilot.press("p")
-        assert "paused" in screen.query_one("#estate", Value).shown.plain
-        await pilot.press("p")
-        await wait_for(pilot, lambda: local.samples_seen == 3)
-    assert collectors[0].calls == 3
-
-
-class BrokenCollector:
-    def collect(self) -> HostSnapshot:
-        raise OSError("psutil says no\nsecond line")
-
-
-async def test_collector_failure_is_a_notification(make_app, wait_for, estate) -> None:
-    app = make_app(collector=BrokenCollector(), local_interval=0.5)
-    notes = record_notifications(app)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_dashboard(pilot, wait_for)
-        local = screen.panels[estate.local_host]
-        await wait_for(pilot, lambda: local.failure is not None)
-        assert local.state == "UNKNOWN"
-        assert local.query_one(".note", Value).shown.plain == "collection failed: psutil says no"
-        await pilot.pause(1.2)  # more failing polls: still one notification
-        assert notes == [("psutil says no", "error")]
-        assert app.is_running
-
-
-async def test_hidden_dashboard_does_not_poll(make_app, collectors, wait_for, estate) -> None:
-    app = make_app(local_interval=0.5)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_dashboard(pilot, wait_for)
-        local = screen.panels[estate.local_host]
-        await wait_for(pilot, lambda: local.samples_seen >= 1)
-        await open_cmdb(pilot, wait_for)
-        calls = collectors[0].calls
-        await pilot.pause(1.2)  # more than two intervals: a visible dashboard would have polled
-        assert collectors[0].calls <= calls + 1  # at most the poll already under way
-        await pilot.press("1")
-        await wait_for(pilot, lambda: collectors[0].calls > calls + 1)
-
-
-async def test_idle_dashboard_repaints_nothing_and_goes_stale(
-    make_app, wait_for, estate, manual_clock, monkeypatch
-) -> None:
-    app = make_app(local_interval=600)
-    async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_dashboard(pilot, wait_for)
-        local = screen.panels[estate.local_host]
-        await wait_for(pilot, lambda: local.samples_seen == 1)
-        await pilot.pause()
-        updates: list[str] = []
-        original = Value.update
-
-        def spy(self: Value, *args: Any, **kwargs: Any) -> None:
-            updates.append(" ".join(sorted(self.classes)) or str(self.id))
-            original(self, *args, **kwargs)
-
-        monkeypatch.setattr(Value, "update", spy)
-        await pilot.pause(2.3)  # two ticks of the age timer, and nothing to show for them
-        assert updates == []
-        manual_clock.advance(timedelta(hours=1))  # three intervals of 600 s without a sample
-        await wait_for(pilot, lambda: local.state == "UNKNOWN")
-        assert local.query_one(".note", Value).shown.plain == "stale: no recent sample"
-        assert local.query_one(".age", Value).shown.plain == "sampled 1h ago"
-
-
-def test_age_text_moves_in_interval_steps() -> None:
-    assert age_text(0.3, 2) == "<4s ago"
-    assert age_text(3.9, 2) == "<4s ago"
-    assert age_text(5.0, 2) == "4s ago"
-    assert age_text(6.1, 2) == "6s ago"
-    assert age_text(10, 600) == "<20m ago"
 
 
 # --- CMDB and CI detail --------------------------------------------------------------------
@@ -230,17 +110,17 @@ async def test_cmdb_class_to_ci_to_impact_and_back(make_app, wait_for, size) -> 
     async with app.run_test(size=size) as pilot:
         await open_dashboard(pilot, wait_for)
         cmdb = await open_cmdb(pilot, wait_for)
-        assert len(cmdb.rows) == 6
+        assert len(cmdb.rows) == 7
         classes = cmdb.query_one("#classes", KeyList)
         assert "host" in str(classes.get_option(CIClass.HOST.value).prompt)
 
         # Pick the class "host" with the keyboard: All, service, application, host.
         await pilot.press("c", "down", "down", "down", "enter")
-        await wait_for(pilot, lambda: table_names(cmdb) == ["web-01"])
+        await wait_for(pilot, lambda: table_names(cmdb) == ["console-01", "web-01"])
         assert isinstance(app.focused, KeyTable)
         assert "host" in cmdb.query_one("#cmdb-status", Value).shown.plain
 
-        await pilot.press("enter")
+        await pilot.press("j", "enter")
         web = await open_detail(pilot, wait_for, "web-01")
         impacts = list_texts(web, "impacts")
         assert impacts == ["shop (high) via web-01 → shop-web"]
@@ -292,7 +172,7 @@ async def test_filter_narrows_and_escape_clears(make_app, wait_for) -> None:
         await wait_for(pilot, lambda: table_names(cmdb) == ["access-sw-01", "core-sw-01"])
         assert "filter sw" in cmdb.query_one("#cmdb-status", Value).shown.plain
         await pilot.press("escape")
-        await wait_for(pilot, lambda: len(cmdb.rows) == 6)
+        await wait_for(pilot, lambda: len(cmdb.rows) == 7)
         assert app.screen is cmdb  # the first Esc clears the filter, it does not go back
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
@@ -310,8 +190,8 @@ async def test_cmdb_pages_by_keyset(make_app, store: Store, wait_for) -> None:
         await pilot.press("G")
         await wait_for(pilot, lambda: len(cmdb.rows) == 400)
         await pilot.press("G")
-        await wait_for(pilot, lambda: len(cmdb.rows) == 456 and not cmdb.has_more)
-        assert table.row_count == 456
+        await wait_for(pilot, lambda: len(cmdb.rows) == 457 and not cmdb.has_more)
+        assert table.row_count == 457
         names = table_names(cmdb)
         assert names == sorted(names)
 
@@ -325,7 +205,7 @@ async def test_change_feed_reloads_visible_screen(make_app, store: Store, wait_f
         with store.write("someone-else") as session:
             add_ci(session, "db-01", CIClass.DATABASE, address="127.0.0.40")
         await wait_for(pilot, lambda: "db-01" in table_names(cmdb))
-        assert table.row_count == 7
+        assert table.row_count == 8
         assert cmdb.rows[table.cursor_row].name == "shop"  # the cursor stayed on its CI
         counts = str(cmdb.query_one("#classes", KeyList).get_option("database").prompt)
         assert counts.split()[-1] == "2"
@@ -333,7 +213,7 @@ async def test_change_feed_reloads_visible_screen(make_app, store: Store, wait_f
         with store.write("someone-else") as session:
             get_ci(session, "web-01").address = "127.0.0.99"
         await wait_for(pilot, lambda: str(table.get_cell("web-01", "address")) == "127.0.0.99")
-        assert table.row_count == 7
+        assert table.row_count == 8
 
 
 async def test_a_ci_that_is_gone_says_so(make_app, wait_for) -> None:

@@ -1,11 +1,14 @@
-"""Screens, and the behaviour they share: follow the change feed, report failures as
-notifications (never a traceback).
+"""Screens, and the behaviour they share: follow the change feed (and, for screens showing host
+health, the poller), report failures as notifications (never a traceback).
 
 Screens read through `store.read()` sessions and domain functions, always inside a worker
 thread; what they hand to widgets is plain data, never ORM objects bound to a closed session.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -34,12 +37,20 @@ class OpsScreen(Screen[None]):
     from the same session that read the data. Textual calls `on_mount` and `on_screen_resume`
     of every class in the MRO (subclass first), so subclasses define their own without
     calling super().
+
+    Screens that show host health set `FOLLOWS_POLLS`: they also reload when the embedded
+    poller wrote a batch (`app.batches_written`) or, in a console that does not poll, when the
+    store's last-poll marker moved past what they loaded (`app.poll_marker` vs
+    `loaded_marker`).
     """
+
+    FOLLOWS_POLLS: ClassVar[bool] = False
 
     def __init__(self, store: Store) -> None:
         super().__init__()
         self.store = store
         self.loaded_change_id = -1
+        self.loaded_marker: datetime | None = None
         self._stale = False
 
     def compose(self) -> ComposeResult:
@@ -52,14 +63,26 @@ class OpsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.watch(self.app, "change_id", self._change_feed_moved, init=False)
+        if self.FOLLOWS_POLLS:
+            self.watch(self.app, "batches_written", self._polled, init=False)
+            self.watch(self.app, "poll_marker", self._poll_marker_moved, init=False)
         self.reload()
 
     def reload(self) -> None:
         raise NotImplementedError
 
     def _change_feed_moved(self, change_id: int) -> None:
-        if change_id <= self.loaded_change_id:
-            return
+        if change_id > self.loaded_change_id:
+            self.reload_when_visible()
+
+    def _polled(self, _batches: int) -> None:
+        self.reload_when_visible()
+
+    def _poll_marker_moved(self, marker: datetime | None) -> None:
+        if marker != self.loaded_marker:
+            self.reload_when_visible()
+
+    def reload_when_visible(self) -> None:
         if self.is_current:
             self.reload()
         else:

@@ -1,94 +1,113 @@
-"""Dashboard: a grid of host panels under a line summarising the estate.
+"""Dashboard: every monitored host, from the store, in a window that follows the cursor.
 
-The local host panel is live: a worker collects a sample in a thread, posts it as a message and
-schedules the next poll only after the last one finished, so polls never pile up. The worker
-never touches widgets; the `@on` handlers do. A hidden dashboard collects nothing.
+Whoever polls (the console's embedded poller, or an `opsconsole poll` daemon next to a
+`--no-poll` console) writes host state to the store; the dashboard only reads it, so every
+console on a store shows the same thing.
+
+It stays fluid with hundreds of hosts because only what is visible does work:
+
+- A reload reads one lean row per host (`host_index`), in a worker thread. Sorting and
+  filtering run over those rows in memory (500 hosts: a few milliseconds).
+- The screen keeps a fixed pool of panels, as many as fit (`HostGrid` reports its size), bound
+  to the window of the sorted, filtered list that holds the cursor. Moving the cursor past the
+  window's edge rebinds the pool; nothing is mounted or removed except on a resize.
+- Sparkline points are fetched only for hosts in the window, and only when a new good sample
+  landed since they were last fetched.
+- A panel repaints only the figures whose text changed, so an idle dashboard writes nothing
+  to the terminal, and a poll repaints the numbers that moved.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.timer import Timer
+from textual.widgets import Input
 
 from opsconsole import clock
-from opsconsole.cmdb.service import count_by_class, monitored_hosts
 from opsconsole.config import Settings
-from opsconsole.monitoring.sample import HostSnapshot
-from opsconsole.screens import OpsScreen, describe_error
-from opsconsole.store.changelog import latest_change_id
+from opsconsole.monitoring.dashboard_queries import (
+    HostFilter,
+    HostIndex,
+    HostSummary,
+    SortKey,
+    arrange,
+    cpu_histories,
+    host_index,
+    state_counts,
+)
+from opsconsole.screens import OpsScreen
+from opsconsole.screens.host_detail import HostDetailScreen, PollNow
 from opsconsole.store.engine import Store
-from opsconsole.widgets.host_panel import HostPanel
+from opsconsole.widgets.host_panel import PANEL_HEIGHT, HostGrid, HostPanel, grid_columns
 from opsconsole.widgets.value import Value
 
-# How often the age of the last sample (and staleness) is re-evaluated; it repaints only when
-# the age crosses a poll-interval step.
+# How often the age of the last good poll is re-evaluated; a panel repaints only when the age
+# crosses a step of its host's poll interval.
 AGE_TICK_SECONDS = 1.0
 
 
-class SupportsCollect(Protocol):
-    def collect(self) -> HostSnapshot: ...
-
-
-CollectorFactory = Callable[[], SupportsCollect]
-
-
-@dataclass(frozen=True)
-class MonitoredHost:
-    name: str
-    address: str | None
-
-
-@dataclass(frozen=True)
-class EstateSummary:
-    ci_count: int
-    monitored: tuple[MonitoredHost, ...]
-    change_id: int
-
-
-def fetch_estate(store: Store) -> EstateSummary:
+def fetch_index(store: Store, settings: Settings) -> HostIndex:
     with store.read() as session:
-        # The feed position first: a write landing meanwhile makes the next check reload again.
-        change_id = latest_change_id(session)
-        total = sum(count_by_class(session).values())
-        hosts = tuple(MonitoredHost(ci.name, ci.address) for ci in monitored_hosts(session))
-    return EstateSummary(total, hosts, change_id)
+        return host_index(session, settings.monitoring)
 
 
-class HostSampled(Message):
-    def __init__(self, host: str, snapshot: HostSnapshot) -> None:
+def fetch_histories(
+    store: Store, ci_ids: tuple[int, ...], points: int
+) -> dict[int, tuple[float, ...]]:
+    with store.read() as session:
+        return cpu_histories(session, ci_ids, points)
+
+
+class IndexLoaded(Message):
+    def __init__(self, index: HostIndex) -> None:
         super().__init__()
-        self.host = host
-        self.snapshot = snapshot
+        self.index = index
 
 
-class HostSampleFailed(Message):
-    def __init__(self, host: str, error: str) -> None:
+class HistoriesLoaded(Message):
+    def __init__(self, histories: dict[int, tuple[float, ...]], stamps: dict[int, object]) -> None:
         super().__init__()
-        self.host = host
-        self.error = error
+        self.histories = histories
+        self.stamps = stamps
 
 
-class EstateLoaded(Message):
-    def __init__(self, summary: EstateSummary) -> None:
-        super().__init__()
-        self.summary = summary
+@dataclass(frozen=True)
+class Window:
+    """Which slice of the arranged host list the panels show."""
+
+    first: int  # index of the first host shown
+    size: int  # panels in the pool
 
 
 class DashboardScreen(OpsScreen):
     TITLE = "opsconsole · Dashboard"
+    FOLLOWS_POLLS = True
+    AUTO_FOCUS = None  # nothing to focus but the filter, and only once asked for
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open_host", "Open", tooltip="Open host", id="dashboard.open"),
+        Binding("slash", "filter", "Filter", id="dashboard.filter"),
+        Binding("s", "cycle_sort", "Sort", id="dashboard.sort"),
         Binding("r", "refresh", "Refresh", id="dashboard.refresh"),
-        Binding("p", "toggle_pause", "Pause/resume", id="dashboard.pause"),
+        # Not in the footer (80 columns are full); `?` lists it.
+        Binding("p", "toggle_pause", "Pause/resume view", show=False, id="dashboard.pause"),
+        Binding("escape", "clear_or_back", "Clear filter/back", show=False, id="dashboard.back"),
+        Binding("j,down", "move_rows(1)", "Down a row", show=False, id="dashboard.down"),
+        Binding("k,up", "move_rows(-1)", "Up a row", show=False, id="dashboard.up"),
+        Binding("l,right", "move(1)", "Next host", show=False, id="dashboard.next"),
+        Binding("h,left", "move(-1)", "Previous host", show=False, id="dashboard.previous"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="dashboard.page_down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="dashboard.page_up"),
+        Binding("g,home", "first", "First host", show=False, id="dashboard.first"),
+        Binding("G,end", "last", "Last host", show=False, id="dashboard.last"),
     ]
 
     def __init__(
@@ -96,157 +115,228 @@ class DashboardScreen(OpsScreen):
         store: Store,
         settings: Settings,
         local_host: str | None,
-        collector_factory: CollectorFactory | None,
-        poll: bool,
+        poll_now: PollNow | None,
     ) -> None:
+        """`poll_now`: asks the embedded poller to poll every host now (None: this console
+        does not poll, it follows what a poller writes)."""
         super().__init__(store)
         self.settings = settings
         self.local_host = local_host
-        self.collector_factory = collector_factory
-        self.polling = poll and local_host is not None and collector_factory is not None
+        self.poll_now = poll_now
+        self.index: HostIndex | None = None
+        self.order: list[HostSummary] = []
+        self.sort_key = SortKey.PROBLEMS
+        self.host_filter = HostFilter()
+        self.cursor = 0
+        self.top_row = 0
+        self.columns = 1
+        self.rows = 1
+        self.panels: list[HostPanel] = []
         self.paused = False
-        self.summary: EstateSummary | None = None
-        self.panels: dict[str, HostPanel] = {}
-        self._wake = asyncio.Event()
+        self._histories: dict[int, tuple[object, tuple[float, ...]]] = {}
+        self._loading = False
+        self._load_again = False
         self._age_timer: Timer | None = None
 
-    def compose_body(self) -> ComposeResult:
-        yield Value("loading the estate…", id="estate")
-        with VerticalScroll(id="hosts"):
-            if self.local_host is not None:
-                yield self._make_panel(self.local_host, None, live=self.polling)
+    # --- layout ----------------------------------------------------------------------------
 
-    def _make_panel(self, host: str, address: str | None, *, live: bool) -> HostPanel:
-        if live:
-            note = "waiting for the first sample"
-        elif host == self.local_host:
-            note = "no data: this console does not poll (--no-poll)"
-        else:
-            note = "no data yet"
-        panel = HostPanel(
-            host,
-            address=address,
-            live=live,
-            history_points=self.settings.monitoring.history_points,
-            interval=self.settings.monitoring.local_interval,
-            note=note,
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="dash-bar"):
+            yield Value("loading hosts…", id="estate")
+            yield Value("", id="position")
+        yield Input(
+            placeholder="filter: name or address, state:down, class:host, via:core",
+            id="host-filter",
+            compact=True,
+            disabled=True,  # hidden until `/`: Tab must not land in it
         )
-        self.panels[host] = panel
-        return panel
+        yield HostGrid(id="hosts")
 
     def on_mount(self) -> None:
-        if self.polling:
-            self._age_timer = self.set_interval(AGE_TICK_SECONDS, self._tick_ages)
-            self._poll_local()
+        self._age_timer = self.set_interval(AGE_TICK_SECONDS, self._tick_ages)
 
-    # --- loading the estate --------------------------------------------------------------
+    @on(HostGrid.Resized)
+    async def _grid_resized(self, message: HostGrid.Resized) -> None:
+        """Keep exactly as many panels as fit: `rows` x `columns` of them."""
+        columns = grid_columns(message.size.width)
+        rows = max(1, message.size.height // PANEL_HEIGHT)
+        grid = self.query_one(HostGrid)
+        if columns != self.columns:
+            grid.styles.grid_size_columns = columns
+        self.columns, self.rows = columns, rows
+        wanted = rows * columns
+        if len(self.panels) < wanted:
+            fresh = [
+                HostPanel(history_points=self.settings.monitoring.history_points)
+                for _ in range(wanted - len(self.panels))
+            ]
+            self.panels += fresh
+            await grid.mount_all(fresh)
+        elif len(self.panels) > wanted:
+            surplus, self.panels = self.panels[wanted:], self.panels[:wanted]
+            await grid.remove_children(surplus)
+        self._set_cursor(self.cursor)  # the window may have to move to keep the cursor
+
+    @property
+    def window(self) -> Window:
+        return Window(self.top_row * self.columns, len(self.panels))
+
+    # --- loading ---------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self._load_estate()
-
-    @work(exclusive=True, group="estate", exit_on_error=False, name="loading the estate")
-    async def _load_estate(self) -> None:
-        summary = await asyncio.to_thread(fetch_estate, self.store)
-        self.post_message(EstateLoaded(summary))
-
-    @on(EstateLoaded)
-    async def _estate_loaded(self, message: EstateLoaded) -> None:
-        await self._sync_panels(message.summary.monitored)
-        self.summary = message.summary  # set last: tests and the estate line read it as "loaded"
-        self.loaded_change_id = message.summary.change_id
-        self._show_estate_line()
-
-    def _show_estate_line(self) -> None:
-        if self.summary is None:
+        if self.paused:
+            self._stale = True  # caught up on resume
             return
-        line = f"{self.summary.ci_count} CIs in CMDB · {len(self.summary.monitored)} monitored"
-        if self.polling:
-            if self.paused:
-                line += " · local polling paused (p resumes)"
-            else:
-                line += f" · local host every {self.settings.monitoring.local_interval:g}s"
-        else:
-            line += " · no polling in this console"
-        self.query_one("#estate", Value).show(line)
+        if self._loading:
+            self._load_again = True  # one more after the one under way: reloads never pile up
+            return
+        self._loading = True
+        self._load_index()
 
-    async def _sync_panels(self, monitored: Sequence[MonitoredHost]) -> None:
-        """Add and remove panels so they follow the CMDB; kept panels keep their history."""
-        others = [h for h in monitored if h.name != self.local_host]
-        wanted = ([self.local_host] if self.local_host is not None else []) + [
-            h.name for h in others
-        ]
-        for name in [n for n in self.panels if n not in wanted]:
-            await self.panels.pop(name).remove()
-        grid = self.query_one("#hosts", VerticalScroll)
-        addresses = {h.name: h.address for h in monitored}
-        for index, name in enumerate(wanted):
-            if name in self.panels:
-                continue
-            panel = self._make_panel(name, addresses.get(name), live=False)
-            if index < len(grid.children):
-                await grid.mount(panel, before=index)
-            else:
-                await grid.mount(panel)
-
-    # --- polling the local host -----------------------------------------------------------
-
-    @work(exclusive=True, group="local-poll", exit_on_error=False, name="polling the local host")
-    async def _poll_local(self) -> None:
-        assert self.local_host is not None and self.collector_factory is not None
-        host = self.local_host
+    @work(group="dashboard-index", exit_on_error=False, name="loading hosts")
+    async def _load_index(self) -> None:
         try:
-            collector = await asyncio.to_thread(self.collector_factory)
-        except Exception as exc:  # a broken collector must not close the console
-            self.post_message(HostSampleFailed(host, describe_error(exc)))
+            index = await asyncio.to_thread(fetch_index, self.store, self.settings)
+        finally:
+            self._loading = False
+        self.post_message(IndexLoaded(index))
+        if self._load_again:
+            self._load_again = False
+            self.reload()
+
+    @on(IndexLoaded)
+    def _index_loaded(self, message: IndexLoaded) -> None:
+        index = message.index
+        self.index = index
+        self.loaded_change_id = index.change_id
+        self.loaded_marker = index.marker
+        live = {h.ci_id for h in index.hosts}
+        for ci_id in [i for i in self._histories if i not in live]:
+            del self._histories[ci_id]
+        self._arrange()
+
+    def _arrange(self, *, follow: bool = True) -> None:
+        """Filter and sort the index; the cursor stays on its host if it is still listed
+        (`follow`), else it goes to the top."""
+        if self.index is None:
             return
-        while True:
-            while self.paused or not self.is_current:
-                self._wake.clear()
-                await self._wake.wait()
-            try:
-                snapshot = await asyncio.to_thread(collector.collect)
-            except Exception as exc:
-                self.post_message(HostSampleFailed(host, describe_error(exc)))
-            else:
-                self.post_message(HostSampled(host, snapshot))
-            # Next poll an interval after this one finished (or at once when woken: r).
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._wake.wait(), timeout=self.settings.monitoring.local_interval
-                )
+        current = self.current_host if follow else None
+        self.order = arrange(self.index.hosts, self.host_filter, self.sort_key)
+        if not follow:
+            self.cursor = 0
+        elif current is not None:
+            for position, host in enumerate(self.order):
+                if host.ci_id == current.ci_id:
+                    self.cursor = position
+                    break
+        self._set_cursor(self.cursor)
 
-    @on(HostSampled)
-    def _host_sampled(self, message: HostSampled) -> None:
-        panel = self.panels.get(message.host)
-        if panel is not None:
-            panel.show_snapshot(message.snapshot, clock.now())
+    @property
+    def current_host(self) -> HostSummary | None:
+        return self.order[self.cursor] if 0 <= self.cursor < len(self.order) else None
 
-    @on(HostSampleFailed)
-    def _host_sample_failed(self, message: HostSampleFailed) -> None:
-        panel = self.panels.get(message.host)
-        # Notify once per run of failures, not at every poll; the panel keeps saying it.
-        first_failure = panel is None or panel.failure is None
-        if panel is not None:
-            panel.show_failure(message.error)
-        if first_failure:
-            self.notify(
-                message.error,
-                title="collecting the local host failed",
-                severity="error",
-                markup=False,
-            )
+    def _set_cursor(self, position: int) -> None:
+        """Put the cursor on `position` and move the window (by whole rows) to show it."""
+        count = len(self.order)
+        self.cursor = max(0, min(position, count - 1)) if count else 0
+        columns, rows = self.columns, max(1, len(self.panels) // max(1, self.columns))
+        cursor_row = self.cursor // columns
+        if cursor_row < self.top_row:
+            self.top_row = cursor_row
+        elif cursor_row >= self.top_row + rows:
+            self.top_row = cursor_row - rows + 1
+        total_rows = -(-count // columns)
+        self.top_row = max(0, min(self.top_row, total_rows - rows))
+        self._show_window()
+
+    def _show_window(self) -> None:
+        """Bind every panel to its host of the window; ask for the sparklines it lacks."""
+        if self.index is None or not self.panels:
+            return
+        now = clock.now()
+        window = self.window
+        shown = self.order[window.first : window.first + window.size]
+        wanted: dict[int, object] = {}
+        with self.app.batch_update():
+            for slot, panel in enumerate(self.panels):
+                host = shown[slot] if slot < len(shown) else None
+                panel.bind(host, now, no_data_note=self._no_data_note(host))
+                panel.set_cursor(host is not None and window.first + slot == self.cursor)
+                if host is None:
+                    continue
+                cached = self._histories.get(host.ci_id)
+                if cached is not None:
+                    panel.set_history(cached[1])
+                if cached is None or cached[0] != host.last_ok_at:
+                    wanted[host.ci_id] = host.last_ok_at
+        self._show_bar()
+        if wanted:
+            self._load_histories(tuple(wanted), wanted)
+
+    def _no_data_note(self, host: HostSummary | None) -> str:
+        if host is None:
+            return ""
+        if self.poll_now is None:
+            if host.name == self.local_host:
+                return "no data: this console does not poll (--no-poll); is a poller running?"
+            return "no data: no poller has written this host yet"
+        return "waiting for the first poll"
+
+    @work(exclusive=True, group="dashboard-history", exit_on_error=False, name="loading history")
+    async def _load_histories(self, ci_ids: tuple[int, ...], stamps: dict[int, object]) -> None:
+        points = self.settings.monitoring.history_points
+        histories = await asyncio.to_thread(fetch_histories, self.store, ci_ids, points)
+        self.post_message(HistoriesLoaded(histories, stamps))
+
+    @on(HistoriesLoaded)
+    def _histories_loaded(self, message: HistoriesLoaded) -> None:
+        for ci_id, values in message.histories.items():
+            self._histories[ci_id] = (message.stamps.get(ci_id), values)
+        with self.app.batch_update():
+            for panel in self.panels:
+                if panel.host is not None and panel.host.ci_id in message.histories:
+                    panel.set_history(message.histories[panel.host.ci_id])
 
     def _tick_ages(self) -> None:
         now = clock.now()
-        for panel in self.panels.values():
-            if panel.live:
-                panel.tick(now)
+        for panel in self.panels:
+            panel.tick(now)
+
+    # --- the line above the panels ------------------------------------------------------------
+
+    def _show_bar(self) -> None:
+        if self.index is None:
+            return
+        total = len(self.index.hosts)
+        line = Text(no_wrap=True, overflow="ellipsis", end="")
+        if self.host_filter:
+            line.append(f"{len(self.order)} of {total} hosts")
+        else:
+            line.append(f"{total} host{'s' if total != 1 else ''}")
+        for state, count in state_counts(self.order).items():
+            line.append(" · ", style="dim")
+            line.append(f"{count} ")
+            line.append(state, style="bold")
+        if not self.order:
+            line.append(" · nothing matches" if self.host_filter else " · none monitored")
+        self.query_one("#estate", Value).show(line)
+        position = Text(no_wrap=True, end="")
+        if self.paused:
+            position.append("PAUSED (p) ", style="reverse")
+        elif self.poll_now is None:
+            position.append("no-poll · ", style="dim")
+        position.append(f"sort {self.sort_key.value}", style="dim")
+        if self.order:
+            window = self.window
+            last = min(len(self.order), window.first + window.size)
+            position.append(f" · {window.first + 1}-{last}/{len(self.order)}")
+        self.query_one("#position", Value).show(position)
+
+    # --- screen life -----------------------------------------------------------------------
 
     def on_screen_resume(self) -> None:
         if self._age_timer is not None:
             self._age_timer.resume()
-        self._wake.set()
 
     def on_screen_suspend(self) -> None:
         if self._age_timer is not None:
@@ -254,15 +344,74 @@ class DashboardScreen(OpsScreen):
 
     # --- actions -----------------------------------------------------------------------------
 
+    def action_move(self, steps: int) -> None:
+        self._set_cursor(self.cursor + steps)
+
+    def action_move_rows(self, rows: int) -> None:
+        self._set_cursor(self.cursor + rows * self.columns)
+
+    def action_page(self, pages: int) -> None:
+        page = max(1, len(self.panels))
+        self.top_row = max(0, self.top_row + pages * self.rows)
+        self._set_cursor(self.cursor + pages * page)
+
+    def action_first(self) -> None:
+        self._set_cursor(0)
+
+    def action_last(self) -> None:
+        self._set_cursor(len(self.order) - 1)
+
+    def action_open_host(self) -> None:
+        host = self.current_host
+        if host is not None:
+            self.app.push_screen(
+                HostDetailScreen(self.store, self.settings, host.name, self.poll_now)
+            )
+
+    def action_cycle_sort(self) -> None:
+        self.sort_key = self.sort_key.next()
+        self._arrange()
+
+    def action_filter(self) -> None:
+        filter_input = self.query_one("#host-filter", Input)
+        filter_input.disabled = False
+        filter_input.add_class("-shown")
+        filter_input.focus()
+
+    @on(Input.Changed, "#host-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        host_filter = HostFilter.parse(event.value)
+        if host_filter != self.host_filter:
+            self.host_filter = host_filter
+            self._arrange(follow=False)
+
+    @on(Input.Submitted, "#host-filter")
+    def _filter_submitted(self) -> None:
+        self.set_focus(None)
+        for error in self.host_filter.errors:
+            self.notify(error, title="filter", severity="warning", markup=False)
+
+    async def action_clear_or_back(self) -> None:
+        filter_input = self.query_one("#host-filter", Input)
+        if filter_input.has_class("-shown") or filter_input.value:
+            filter_input.value = ""
+            filter_input.remove_class("-shown")
+            filter_input.disabled = True
+            self.set_focus(None)
+        else:
+            await self.app.run_action("app.back")
+
     def action_refresh(self) -> None:
-        self._wake.set()
+        if self.poll_now is not None and not self.poll_now(None):
+            self.notify("the poller is not running", severity="warning", markup=False)
         self.reload()
 
     def action_toggle_pause(self) -> None:
-        if not self.polling:
-            self.notify("This console does not poll (--no-poll).", markup=False)
-            return
         self.paused = not self.paused
-        if not self.paused:
-            self._wake.set()
-        self._show_estate_line()
+        self._show_bar()
+        if not self.paused and self._stale:
+            self._stale = False
+            self.reload()
+
+
+__all__ = ["DashboardScreen", "fetch_index"]

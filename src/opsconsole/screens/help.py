@@ -46,6 +46,9 @@ def own_bindings(owner: type[DOMNode]) -> list[Binding]:
 
 
 def _describe(binding: Binding) -> str:
+    """The longer wording when a binding has one (the footer shows the short description)."""
+    if binding.tooltip:
+        return binding.tooltip
     if binding.description:
         return binding.description
     return binding.action.split("(")[0].split(".")[-1].replace("_", " ").capitalize()

@@ -1,167 +1,54 @@
-"""One host's health: a state word and each metric in its own small widget.
+"""One host's panel on the dashboard, and the grid that holds a fixed pool of them.
 
-The panel is fed from outside (`show_snapshot`, `show_failure`, `tick`); it never collects.
-Every changing value lives in its own `Value`, so a new sample repaints only the figures that
-moved, and a panel whose figures did not move repaints nothing.
+A panel is not tied to a host: the dashboard keeps as many panels as fit the screen and binds
+each to the host in that slot of the visible window (`bind`). Every changing figure lives in
+its own small `Value`, which repaints only when its text changed, so a poll that moved one
+number repaints that number, and a panel whose host did not change repaints nothing.
+
+Four lines a panel (border, two rows, border), so 80x24 shows five hosts:
+
+    ╭─ web-01  127.0.0.11 ──────────────────────────────────────────────────╮
+    │ UP          cpu  12.5%             ▁▂▃▅▇▂▁▂▃▅▇▂ load 0.52  ok <4s ago │
+    │ mem 43.8%   disk /var 91%  net ↓ 1.5 KiB/s ↑ 300 B/s                  │
+    ╰───────────────────────────────────────────────────────────────────────╯
+
+A host with a problem shows why on the second row instead (via whom, the last error).
 """
 
 from __future__ import annotations
 
 import math
 from datetime import datetime
-from enum import StrEnum
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Static
+from textual.containers import Container, Horizontal, Vertical
+from textual.geometry import Size
+from textual.message import Message
 
-from opsconsole.monitoring.sample import HostSnapshot, MetricHistory
+from opsconsole.monitoring.dashboard_queries import HostSummary
+from opsconsole.store.models import HostStatus
 from opsconsole.widgets.sparkline import PercentSparkline
 from opsconsole.widgets.text import safe_text
-from opsconsole.widgets.units import MISSING, human_bytes, human_duration, human_rate, percent
+from opsconsole.widgets.units import MISSING, human_duration, human_rate, percent
 from opsconsole.widgets.value import Value
 
-# A sample older than this many poll intervals no longer vouches for the host being up.
+PANEL_HEIGHT = 4
+PANEL_MIN_WIDTH = 80  # below this many columns per panel, one panel per row
+WIDE_FROM = 120  # a grid of panels from this terminal width
+# A host polled longer ago than this many intervals is no longer vouched for.
 STALE_AFTER_INTERVALS = 3
+MOUNT_CHARS = 16
+
+STATE_CLASSES = {s.value: f"-{s.value.lower()}" for s in HostStatus}
 
 
-class HostState(StrEnum):
-    UP = "UP"
-    DOWN = "DOWN"
-    UNREACHABLE = "UNREACHABLE"
-    UNKNOWN = "UNKNOWN"
-    MAINTENANCE = "MAINTENANCE"
-
-
-def _label(text: str) -> Static:
-    return Static(text, markup=False, classes="label")
-
-
-class HostPanel(Vertical):
-    """A host's panel. `live` panels expect samples; others say there is no data yet."""
-
-    def __init__(
-        self,
-        host: str,
-        *,
-        address: str | None = None,
-        live: bool,
-        history_points: int,
-        interval: float,
-        note: str = "no data yet",
-    ) -> None:
-        super().__init__(classes="host-panel")
-        self.host = host
-        self.live = live
-        self.interval = interval
-        self.history = MetricHistory(history_points)
-        self.last_sample: HostSnapshot | None = None
-        self.samples_seen = 0
-        self.failure: str | None = None
-        self._note = note
-        title = safe_text(host)
-        if address:
-            title.append_text(safe_text(f"  {address}", style="dim"))
-        self.border_title = title
-
-    def compose(self) -> ComposeResult:
-        with Horizontal(classes="row head"):
-            yield Value(HostState.UNKNOWN.value, classes="state -unknown")
-            yield Value(self._note, classes="note")
-            yield Value("", classes="uptime")
-            yield Value("", classes="procs")
-            yield Value("", classes="age")
-        with Horizontal(classes="row metric"):
-            yield _label("cpu")
-            yield Value(percent(None), classes="cpu pct")
-            yield PercentSparkline(classes="cpu-history")
-            yield _label("load")
-            yield Value(MISSING, classes="load")
-        with Horizontal(classes="row metric"):
-            yield _label("mem")
-            yield Value(percent(None), classes="mem pct")
-            yield Value("", classes="mem-amount amount")
-            yield _label("swap")
-            yield Value(percent(None), classes="swap pct")
-            yield Value("", classes="swap-amount amount")
-        with Horizontal(classes="row metric"):
-            yield _label("disk")
-            yield Value(MISSING, classes="disks")
-        with Horizontal(classes="row metric"):
-            yield _label("net")
-            yield Value(MISSING, classes="net")
-
-    def _value(self, name: str) -> Value:
-        return self.query_one(f".{name}", Value)
-
-    @property
-    def state(self) -> str:
-        return self._value("state").shown.plain
-
-    def set_state(self, state: HostState) -> None:
-        widget = self._value("state")
-        if widget.show(state.value):
-            for member in HostState:
-                widget.set_class(member is state, f"-{member.value.lower()}")
-
-    def set_note(self, note: str | Text) -> None:
-        self._value("note").show(note)
-
-    def show_snapshot(self, snapshot: HostSnapshot, now: datetime) -> None:
-        self.last_sample = snapshot
-        self.samples_seen += 1
-        self.history.add(snapshot.metrics())
-        self.failure = None
-        self.add_class("-has-data")
-        self.set_note("")
-        self._value("cpu").show(percent(snapshot.cpu_percent))
-        self.query_one(PercentSparkline).set_values(self.history.values("cpu.percent"))
-        self._value("load").show(
-            " ".join(f"{v:.2f}" for v in snapshot.load) if snapshot.load else MISSING
-        )
-        self._value("mem").show(percent(snapshot.mem_percent))
-        self._value("mem-amount").show(
-            f"{human_bytes(snapshot.mem_used_bytes)} / {human_bytes(snapshot.mem_total_bytes)}"
-        )
-        if snapshot.swap_total_bytes == 0:
-            self._value("swap").show(percent(None))
-            self._value("swap-amount").show("no swap")
-        else:
-            self._value("swap").show(percent(snapshot.swap_percent))
-            self._value("swap-amount").show(
-                f"{human_bytes(snapshot.swap_used_bytes)} / "
-                f"{human_bytes(snapshot.swap_total_bytes)}"
-            )
-        self._value("disks").show(_disks_text(snapshot))
-        self._value("net").show(
-            f"↓ {human_rate(snapshot.rx_bytes_per_s)}  ↑ {human_rate(snapshot.tx_bytes_per_s)}"
-        )
-        self._value("uptime").show(f"up {uptime_text(snapshot.uptime_seconds)}")
-        self._value("procs").show(
-            f"{snapshot.process_count} procs" if snapshot.process_count is not None else ""
-        )
-        self.tick(now)
-
-    def show_failure(self, error: str) -> None:
-        self.failure = error
-        self.set_note(safe_text(f"collection failed: {error}"))
-        self.set_state(HostState.UNKNOWN)
-
-    def tick(self, now: datetime) -> None:
-        """Age of the last sample, and UP only while that sample is recent enough."""
-        if self.last_sample is None:
-            return
-        age = (now - self.last_sample.at).total_seconds()
-        self._value("age").show(f"sampled {age_text(age, self.interval)}")
-        fresh = age <= STALE_AFTER_INTERVALS * max(self.interval, 1.0)
-        if self.failure is not None:
-            return
-        if fresh:
-            self.set_state(HostState.UP)
-        else:
-            self.set_state(HostState.UNKNOWN)
-            self.set_note("stale: no recent sample")
+def grid_columns(width: int) -> int:
+    """Panels side by side: one at 80 columns, a grid of ~80-column panels from 120."""
+    if width < WIDE_FROM:
+        return 1
+    return max(2, width // PANEL_MIN_WIDTH)
 
 
 def age_text(age_seconds: float, interval: float) -> str:
@@ -181,13 +68,206 @@ def uptime_text(seconds: float | None) -> str:
     return human_duration(seconds // 60 * 60)
 
 
-def _disks_text(snapshot: HostSnapshot) -> Text:
-    if not snapshot.disks:
-        return Text(MISSING)
-    text = Text(no_wrap=True, overflow="ellipsis", end="")
-    for index, disk in enumerate(snapshot.disks):
-        if index:
-            text.append("  ")
-        text.append_text(safe_text(disk.mount))
-        text.append(f" {disk.percent:.0f}%")
+def is_stale(host: HostSummary, now: datetime) -> bool:
+    """UP, but not polled for several intervals: is a poller still running?"""
+    if host.state != HostStatus.UP.value or host.last_poll_at is None:
+        return False
+    age = (now - host.last_poll_at).total_seconds()
+    return age > STALE_AFTER_INTERVALS * max(host.interval, 1.0)
+
+
+def freshness(host: HostSummary, now: datetime) -> Text:
+    """Time since the last good poll, in steps of the host's poll interval."""
+    if is_stale(host, now):
+        assert host.last_poll_at is not None
+        age = (now - host.last_poll_at).total_seconds()
+        return Text(f"stale: no poll for {age_text(age, host.interval).removesuffix(' ago')}")
+    if host.last_ok_at is None:
+        return Text("never polled" if host.last_poll_at is None else "never ok")
+    age = max(0.0, (now - host.last_ok_at).total_seconds())
+    return Text(f"ok {age_text(age, host.interval)}")
+
+
+def _labelled(label: str, value: str | Text) -> Text:
+    text = Text(f"{label} ", style="dim", no_wrap=True, end="")
+    text.append_text(value if isinstance(value, Text) else Text(value))
     return text
+
+
+def load_text(host: HostSummary) -> Text:
+    return _labelled("load", MISSING if host.load1 is None else f"{host.load1:.2f}")
+
+
+def mem_text(host: HostSummary) -> Text:
+    return _labelled("mem", percent(host.mem).strip())
+
+
+def disk_text(host: HostSummary) -> Text:
+    if host.worst_disk is None:
+        return _labelled("disk", MISSING)
+    mount, used = host.worst_disk
+    if len(mount) > MOUNT_CHARS:
+        mount = "…" + mount[-(MOUNT_CHARS - 1) :]
+    value = safe_text(mount)
+    value.append(f" {used:.0f}%")
+    return _labelled("disk", value)
+
+
+def net_text(host: HostSummary) -> Text:
+    return _labelled("net", f"↓ {human_rate(host.rx_bps)} ↑ {human_rate(host.tx_bps)}")
+
+
+def problem_note(host: HostSummary, no_data_note: str) -> Text | None:
+    """The second row of a host that is not simply UP (None: show the metrics instead)."""
+    if host.state == HostStatus.UNREACHABLE.value:
+        note = Text("via ", style="dim", end="")
+        note.append_text(safe_text(host.unreachable_via or "a parent"))
+        if host.last_error:
+            note.append(" · ", style="dim")
+            note.append_text(safe_text(host.last_error))
+        return note
+    if host.state == HostStatus.DOWN.value or (host.last_error and host.state != "UP"):
+        return safe_text(host.last_error or "no response")
+    if not host.has_data:
+        return Text(host.last_error or no_data_note)
+    return None
+
+
+def title_text(host: HostSummary, cursor: bool) -> Text:
+    title = Text("▶ " if cursor else "", end="")
+    title.append_text(safe_text(host.name))
+    if host.address:
+        title.append("  ")
+        title.append_text(safe_text(host.address, style="dim"))
+    return title
+
+
+class HostPanel(Vertical):
+    """A slot of the dashboard: shows whichever host it is bound to, or nothing."""
+
+    DEFAULT_CLASSES = "host-panel"
+
+    def __init__(self, *, history_points: int) -> None:
+        super().__init__()
+        self.history_points = history_points
+        self.host: HostSummary | None = None
+        self.cursor = False
+        self.history: tuple[float, ...] = ()
+        self._title_key: tuple[object, ...] | None = None
+        self._note_mode: bool | None = None
+        self.display = False
+        # Held, not queried: rebinding a pool of panels as the cursor moves must be cheap.
+        self._values = {
+            name: Value(initial, classes=name)
+            for name, initial in (
+                ("state", HostStatus.UNKNOWN.value),
+                ("cpu", percent(None)),
+                ("load", ""),
+                ("age", ""),
+                ("mem", ""),
+                ("disk", ""),
+                ("net", ""),
+                ("note", ""),
+            )
+        }
+        self._values["state"].add_class("-unknown")
+        self._sparkline = PercentSparkline(classes="cpu-history")
+        self._metrics_row = Horizontal(classes="row metrics")
+        self._problem_row = Horizontal(classes="row problem")
+
+    def compose(self) -> ComposeResult:
+        values = self._values
+        with Horizontal(classes="row head"):
+            yield values["state"]
+            yield Value(Text("cpu", style="dim"), classes="cpu-label")
+            yield values["cpu"]
+            yield self._sparkline
+            yield values["load"]
+            yield values["age"]
+        with self._metrics_row:
+            yield values["mem"]
+            yield values["disk"]
+            yield values["net"]
+        with self._problem_row:
+            yield values["note"]
+
+    def value(self, name: str) -> Value:
+        return self._values[name]
+
+    @property
+    def state(self) -> str:
+        return self.value("state").shown.plain
+
+    def text(self, name: str) -> str:
+        """The plain text a figure shows (what tests and screen readers read)."""
+        return self.value(name).shown.plain
+
+    def bind(self, host: HostSummary | None, now: datetime, *, no_data_note: str) -> None:
+        """Show `host` (None: hide the slot). Only figures whose text changed are repainted."""
+        if host is None:
+            self.host = None
+            self.display = False
+            return
+        if self.host is None or self.host.ci_id != host.ci_id:
+            self.history = ()
+            self._sparkline.set_values(())
+        self.host = host
+        self.display = True
+        self._show_title()
+        state = self.value("state")
+        if state.show(host.state):
+            state.set_classes(f"state {STATE_CLASSES.get(host.state, '-unknown')}")
+        self.value("cpu").show(percent(host.cpu))
+        self.value("load").show(load_text(host))
+        # The row not on display is kept current too: it costs no terminal output.
+        self.value("mem").show(mem_text(host))
+        self.value("disk").show(disk_text(host))
+        self.value("net").show(net_text(host))
+        note = problem_note(host, no_data_note)
+        self.value("note").show(note or "")
+        self._set_note_mode(note is not None)
+        self.tick(now)
+
+    def _set_note_mode(self, on: bool) -> None:
+        if on != self._note_mode:
+            self._note_mode = on
+            self._metrics_row.display = not on
+            self._problem_row.display = on
+
+    def set_cursor(self, cursor: bool) -> None:
+        if cursor != self.cursor:
+            self.cursor = cursor
+            self.set_class(cursor, "-cursor")
+            self._show_title()
+
+    def _show_title(self) -> None:
+        if self.host is None:
+            return
+        key = (self.host.name, self.host.address, self.cursor)
+        if key != self._title_key:
+            self._title_key = key
+            self.border_title = title_text(self.host, self.cursor)
+
+    def set_history(self, values: tuple[float, ...]) -> None:
+        self.history = values[-self.history_points :]
+        self._sparkline.set_values(self.history)
+
+    def tick(self, now: datetime) -> None:
+        """Re-evaluate the age of the last good poll (repaints only when the text moved)."""
+        if self.host is None:
+            return
+        age = self.value("age")
+        age.show(freshness(self.host, now))
+        age.set_class(is_stale(self.host, now), "-stale")
+
+
+class HostGrid(Container):
+    """The area panels live in; says when its size changed so the pool can follow."""
+
+    class Resized(Message):
+        def __init__(self, size: Size) -> None:
+            super().__init__()
+            self.size = size
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.post_message(self.Resized(event.size))

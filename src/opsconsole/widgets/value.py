@@ -36,3 +36,19 @@ class Value(Static):
         # A fixed-width value cannot move its neighbours: skip the layout pass.
         self.update(new, layout=self.styles.is_auto_width)
         return True
+
+
+class TextBlock(Value):
+    """A multi-line `Value`: as tall as its text, repainted only when the text changed."""
+
+    DEFAULT_CSS = """
+    TextBlock { width: 1fr; height: auto; }
+    """
+
+    def show(self, text: str | Text) -> bool:
+        new = Text(text) if isinstance(text, str) else text
+        if new == self._shown:
+            return False
+        self._shown = new
+        self.update(new, layout=True)  # the number of lines may have changed
+        return True
