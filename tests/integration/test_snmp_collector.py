@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
+import signal
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +18,7 @@ from opsconsole.monitoring.collectors.snmp import (
     INTERFACE_HC_COLUMNS,
     PROCESSOR_COLUMNS,
     STORAGE_COLUMNS,
+    AgentShape,
     SnmpAuthError,
     SnmpCollector,
     SnmpTarget,
@@ -91,18 +94,50 @@ async def unreachable_within(
     return raised.value
 
 
+# An ifTable/ifXTable row snmpd serves from its config (`override`), so a test can make an
+# interface appear or vanish without touching the machine's network.
+NEW_INTERFACE = (
+    'override .1.3.6.1.2.1.31.1.1.1.1.990 octet_str "opsfake0"',
+    "override .1.3.6.1.2.1.2.2.1.8.990 integer 1",
+)
+FAKE_IF_NAME = "1.3.6.1.2.1.31.1.1.1.1.990"
+
+
+# snmpd does not drop an override on SIGHUP, but it does re-read its views: excluding the
+# row from the view makes it vanish for the poller.
+HIDE_NEW_INTERFACE = (
+    "view limited excluded .1.3.6.1.2.1.31.1.1.1.1.990",
+    "view limited excluded .1.3.6.1.2.1.2.2.1.8.990",
+)
+
+
+def reconfigure(agent: Snmpd, add: tuple[str, ...], wanted: str | None) -> None:
+    """Add lines to the running agent's config and make it re-read it (SIGHUP: no restart,
+    the same sysUpTime and engine); wait (bounded) until ifName.990 reads `wanted`."""
+    lines = agent.conf_path.read_text().splitlines()
+    agent.conf_path.write_text("\n".join([*lines, *add]) + "\n")
+    assert agent.pid is not None
+    os.kill(agent.pid, signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while agent.snmpget(FAKE_IF_NAME)[FAKE_IF_NAME] != wanted:
+        assert time.monotonic() < deadline, "snmpd did not take the new config"
+        time.sleep(0.05)
+
+
 def expected_pdus(state: CounterState) -> int:
-    """PDUs of a poll whose tables did not change size: one GET, and per table the row
-    count plus one (to see its end) in repetitions of at most 64 varbinds per PDU."""
+    """PDUs of a walk of tables that did not change size: one GET of the scalars; per table
+    the row count plus one (to see its end) in repetitions of at most 64 varbinds per PDU,
+    hrStorageTable by its type column only, then one GET of the fixed disks' other columns."""
     pdus = 1
     for name, columns in (
         ("processors", PROCESSOR_COLUMNS),
-        ("storage", STORAGE_COLUMNS),
+        ("storage", STORAGE_COLUMNS[:1]),
         ("interfaces", INTERFACE_HC_COLUMNS),
     ):
         per_pdu = 64 // len(columns)
         pdus += math.ceil((state.table_rows[name] + 1) / per_pdu)
-    return pdus
+    assert isinstance(state.shape, AgentShape)
+    return pdus + math.ceil(len(state.shape.storage) * (len(STORAGE_COLUMNS) - 1) / 64)
 
 
 # -- v2c: the whole sample, exact where the agent pins it -------------------------------------
@@ -153,25 +188,156 @@ async def test_v2c_poll_brings_the_pinned_and_the_real_numbers(
     assert state.hc_octets is True
 
 
-async def test_second_poll_has_rates_and_stays_at_few_pdus(
+async def test_second_poll_has_rates_in_one_pdu(
     snmpd_factory: SnmpdFactory, collector: SnmpCollector
 ) -> None:
     agent = snmpd_factory()
     where = target(agent, v2c())
     first, state = await poll(collector, where)
     await asyncio.sleep(1.1)  # sysUpTime counts hundredths: let some pass
-    pdus_before = collector.pdus_sent
-    second, state2 = await poll(collector, where, state)
+    pdus_before, varbinds_before = collector.pdus_sent, collector.varbinds_received
+    second, _ = await poll(collector, where, state)
     pdus = collector.pdus_sent - pdus_before
+    varbinds = collector.varbinds_received - varbinds_before
 
     assert [i.name for i in second.interfaces] == [i.name for i in first.interfaces]
     for interface in second.interfaces:
         assert interface.rx_bytes_per_s is not None and interface.rx_bytes_per_s >= 0
         assert interface.tx_bytes_per_s is not None and interface.tx_bytes_per_s >= 0
     assert second.cpu_percent is not None and 0 <= second.cpu_percent <= 100
-    assert pdus == expected_pdus(state2)
-    assert pdus <= 6, f"{pdus} PDUs for one host poll"
-    print(f"PDUs per host poll: {pdus} (first poll {pdus_before})")
+    assert pdus == 1, f"{pdus} PDUs for a steady host poll"
+    assert varbinds <= 40, f"{varbinds} varbinds for a steady host poll"
+    assert collector.walks == 1
+    print(f"steady poll: {pdus} PDU, {varbinds} varbinds (first poll {pdus_before} PDUs)")
+
+
+async def test_steady_polls_give_what_a_walk_gives(snmpd_factory: SnmpdFactory) -> None:
+    """A steady poll (one GET) and a walk of the same agent at the same moment agree: the
+    pinned values exactly, names and sizes exactly, the moving values closely."""
+    agent = snmpd_factory()
+    where = target(agent, v2c())
+    async with SnmpCollector() as steady, SnmpCollector(rewalk_every=1) as walking:
+        _, steady_state = await poll(steady, where)
+        _, walking_state = await poll(walking, where)
+        await asyncio.sleep(1.1)
+        mine, _ = await poll(steady, where, steady_state)
+        theirs, _ = await poll(walking, where, walking_state)
+    assert (steady.walks, walking.walks) == (1, 2)
+    assert mine.load is not None and mine.load[0] == 7.77
+    assert mine.per_core_percent == theirs.per_core_percent == (97.0,)
+    for name in ("name", "description", "mem_total_bytes", "swap_total_bytes"):
+        assert getattr(mine, name) == getattr(theirs, name), name
+    assert [(d.mount, d.total_bytes) for d in mine.disks] == [
+        (d.mount, d.total_bytes) for d in theirs.disks
+    ]
+    assert [(i.name, i.up) for i in mine.interfaces] == [(i.name, i.up) for i in theirs.interfaces]
+    assert mine.uptime_seconds is not None and theirs.uptime_seconds is not None
+    assert abs(mine.uptime_seconds - theirs.uptime_seconds) < 2.0  # derived from sysUpTime
+    assert mine.process_count is not None and mine.process_count > 0
+    assert mine.mem_used_bytes is not None and mine.mem_total_bytes is not None
+    assert 0 < mine.mem_used_bytes <= mine.mem_total_bytes
+
+
+async def test_tables_are_walked_again_every_nth_poll(snmpd_factory: SnmpdFactory) -> None:
+    agent = snmpd_factory()
+    where = target(agent, v2c())
+    pdus: list[int] = []
+    async with SnmpCollector(rewalk_every=3, stagger=False) as collector:
+        state = None
+        for _ in range(6):
+            before = collector.pdus_sent
+            _, state = await poll(collector, where, state)
+            pdus.append(collector.pdus_sent - before)
+            if len(pdus) == 3:
+                walked_with = state  # what the walk at poll 4 starts from
+    assert pdus[1:3] == [1, 1] and pdus[4:] == [1, 1]
+    # a walk of tables whose size did not change: the learned sizes, no extra PDU
+    assert pdus[0] >= 4 and pdus[3] == expected_pdus(walked_with)
+    assert collector.walks == 2
+
+
+async def test_first_walks_again_are_staggered(snmpd_factory: SnmpdFactory) -> None:
+    """Hosts first polled together (a poller starting) do not all walk again in the same
+    round: the first steady run is shortened by a hash of the name, then it is every Nth."""
+    agent = snmpd_factory()
+    walked_again_at: dict[str, int] = {}
+    async with SnmpCollector(rewalk_every=4) as collector:
+        for name in ("sw-a", "sw-b", "sw-c", "sw-d", "sw-e", "sw-f"):
+            where = SnmpTarget(name, agent.host, agent.port, v2c())
+            _, state = await poll(collector, where)
+            for poll_number in range(2, 6):
+                walks = collector.walks
+                _, state = await poll(collector, where, state)
+                if collector.walks > walks:
+                    walked_again_at[name] = poll_number
+                    break
+    assert sorted(walked_again_at) == ["sw-a", "sw-b", "sw-c", "sw-d", "sw-e", "sw-f"]
+    assert all(2 <= number <= 5 for number in walked_again_at.values())
+    assert len(set(walked_again_at.values())) > 1, walked_again_at
+
+
+async def test_a_new_interface_appears_at_the_next_walk(snmpd_factory: SnmpdFactory) -> None:
+    agent = snmpd_factory()
+    where = target(agent, v2c())
+    async with SnmpCollector(rewalk_every=3, stagger=False) as collector:
+        first, state = await poll(collector, where)
+        assert "opsfake0" not in [i.name for i in first.interfaces]
+        # snmpd re-reads its config on SIGHUP (same uptime, same engine): a new ifTable row.
+        reconfigure(agent, NEW_INTERFACE, "opsfake0")
+        steady, state = await poll(collector, where, state)
+        assert "opsfake0" not in [i.name for i in steady.interfaces]  # not walked yet
+        steady, state = await poll(collector, where, state)
+        assert "opsfake0" not in [i.name for i in steady.interfaces]
+        assert collector.walks == 1
+        walked, state = await poll(collector, where, state)
+        assert collector.walks == 2
+        assert "opsfake0" in [i.name for i in walked.interfaces]
+        fake = {i.name: i for i in walked.interfaces}["opsfake0"]
+        assert fake.up is True
+        # ... and from then on it is in the steady GET
+        pdus_before = collector.pdus_sent
+        steady, _ = await poll(collector, where, state)
+        assert collector.pdus_sent - pdus_before == 1
+        assert {i.name: i.up for i in steady.interfaces}["opsfake0"] is True
+
+
+async def test_a_known_row_that_goes_away_forces_a_walk(snmpd_factory: SnmpdFactory) -> None:
+    agent = snmpd_factory(SnmpdConfig(view=(".1",), extra=NEW_INTERFACE))
+    where = target(agent, v2c())
+    async with SnmpCollector(rewalk_every=10) as collector:
+        first, state = await poll(collector, where)
+        assert "opsfake0" in [i.name for i in first.interfaces]
+        _, state = await poll(collector, where, state)
+        reconfigure(agent, HIDE_NEW_INTERFACE, None)  # the row is gone
+        pdus_before = collector.pdus_sent
+        again, _ = await poll(collector, where, state)
+        assert collector.walks == 2, "the steady GET found a known row gone: walked at once"
+        assert collector.pdus_sent - pdus_before > 1
+        assert "opsfake0" not in [i.name for i in again.interfaces]
+        assert again.load is not None and again.load[0] == 7.77
+
+
+async def test_an_agent_restart_forces_a_walk(snmpd_factory: SnmpdFactory) -> None:
+    agent = snmpd_factory()
+    where = target(agent, v2c())
+    async with SnmpCollector() as collector:
+        _, state = await poll(collector, where)
+        await asyncio.sleep(1.1)
+        second, state = await poll(collector, where, state)
+        assert collector.walks == 1
+        assert all(i.rx_bytes_per_s is not None for i in second.interfaces)
+        agent.restart()
+        pdus_before = collector.pdus_sent
+        third, state = await poll(collector, where, state)
+        assert collector.walks == 2, "sysUpTime went back: the agent was walked again"
+        assert collector.pdus_sent - pdus_before > 1
+        assert all(i.rx_bytes_per_s is None for i in third.interfaces)  # nothing across it
+        assert third.load is not None and third.load[0] == 7.77
+        await asyncio.sleep(1.1)
+        pdus_before = collector.pdus_sent
+        fourth, _ = await poll(collector, where, state)
+        assert collector.pdus_sent - pdus_before == 1  # steady again
+        assert all(i.rx_bytes_per_s is not None for i in fourth.interfaces)
 
 
 # -- v3 ---------------------------------------------------------------------------------------
@@ -287,23 +453,32 @@ async def test_device_without_ucd_mib_gives_a_partial_sample(
 
 
 async def test_device_without_64_bit_counters_is_polled_with_32_bit_ones(
-    snmpd_factory: SnmpdFactory, collector: SnmpCollector
+    snmpd_factory: SnmpdFactory,
 ) -> None:
     # No ifXTable (ifName, ifHC*): ifDescr names and the 32-bit ifIn/OutOctets instead.
     agent = snmpd_factory(SnmpdConfig(view=(".1",), view_excluded=(".1.3.6.1.2.1.31",)))
     where = target(agent, v2c())
-    first, state = await poll(collector, where)
-    assert state.hc_octets is False
-    assert first.interfaces and "lo" not in [i.name for i in first.interfaces]
-    assert all(counters.bits == 32 for counters in state.interfaces.values())
-    assert first.load is not None and first.load[0] == 7.77
+    async with SnmpCollector(rewalk_every=2) as collector:
+        first, state = await poll(collector, where)
+        assert state.hc_octets is False
+        assert first.interfaces and "lo" not in [i.name for i in first.interfaces]
+        assert all(counters.bits == 32 for counters in state.interfaces.values())
+        assert first.load is not None and first.load[0] == 7.77
 
-    await asyncio.sleep(1.1)
-    pdus_before = collector.pdus_sent
-    second, _ = await poll(collector, where, state)
-    assert collector.pdus_sent - pdus_before == expected_pdus(state)  # no HC probing any more
-    assert [i.name for i in second.interfaces] == [i.name for i in first.interfaces]
-    assert all(i.rx_bytes_per_s is not None for i in second.interfaces)
+        await asyncio.sleep(1.1)
+        pdus_before = collector.pdus_sent
+        second, state2 = await poll(collector, where, state)
+        assert collector.pdus_sent - pdus_before == 1  # steady: the 32-bit counters by GET
+        assert [i.name for i in second.interfaces] == [i.name for i in first.interfaces]
+        assert all(i.rx_bytes_per_s is not None for i in second.interfaces)
+
+        await asyncio.sleep(1.1)
+        pdus_before = collector.pdus_sent
+        third, _ = await poll(collector, where, state2)
+        assert collector.walks == 2
+        assert collector.pdus_sent - pdus_before == expected_pdus(state2)  # no HC probing
+        assert [i.name for i in third.interfaces] == [i.name for i in first.interfaces]
+        assert all(i.rx_bytes_per_s is not None for i in third.interfaces)
 
 
 async def test_one_engine_serves_every_poll(

@@ -258,3 +258,81 @@ def test_rollups_and_retention(chain: Store, manual_clock: ManualClock) -> None:
     with chain.write("test") as s:
         done = maintain(s, start + timedelta(days=100), 300, 48, 90)
     assert done.rollups_deleted == 4
+
+
+async def test_a_failed_poll_keeps_the_last_good_sample(
+    chain: Store, manual_clock: ManualClock
+) -> None:
+    poller, collectors = make_poller(chain, down_after=3)
+    await poller.poll_once()
+    collectors.disk["db-01"] = None
+    manual_clock.advance(timedelta(seconds=60))
+    await poller.poll_once()
+    with chain.read() as s:
+        db = {row.ci.name: row for row in s.scalars(select(HostState))}["db-01"]
+        assert db.state == "UP" and db.consecutive_failures == 1  # soft failure
+        assert db.last_error == "timeout"
+        assert db.latest["metrics"]["cpu.percent"] == 12.5  # the last good sample stays
+        assert db.last_ok_at is not None and db.last_poll_at is not None
+        assert db.last_ok_at < db.last_poll_at
+        assert db.levels.get("fs.percent:/") == "ok"
+    collectors.disk["db-01"] = 85.0
+    manual_clock.advance(timedelta(seconds=60))
+    await poller.poll_once()
+    with chain.read() as s:
+        db = {row.ci.name: row for row in s.scalars(select(HostState))}["db-01"]
+        assert (db.last_error, db.consecutive_failures) == (None, 0)
+        assert db.last_ok_at == db.last_poll_at
+        assert db.latest["metrics"]["fs.percent:/"] == 85.0
+        assert db.levels["fs.percent:/"] == "warning"
+
+
+async def test_new_threshold_settings_apply_at_once(
+    chain: Store, manual_clock: ManualClock
+) -> None:
+    poller, collectors = make_poller(chain)
+    collectors.disk["web-01"] = 70.0
+    await poller.poll_once()
+    assert not [e for e in events(chain) if e[1] == "fs.percent"]
+    stricter = Settings.model_validate(
+        {"thresholds": {"cis": {"web-01": {"fs.percent:*": {"warning": 60, "critical": 95}}}}}
+    )
+    poller.settings = stricter  # a reloaded config: the rule lookups must not be stale
+    manual_clock.advance(timedelta(seconds=60))
+    await poller.poll_once()
+    assert [e for e in events(chain) if e[1] == "fs.percent"] == [
+        ("web-01", "fs.percent", "warning", False)
+    ]
+
+
+async def test_poll_now_wakes_a_sleeping_loop(chain: Store) -> None:
+    """The loop sleeps until the next thing due (here the next flush, 30 s away); a poll
+    scheduled sooner than that wakes it at once."""
+    poller, collectors = make_poller(chain, interval=3600, write_batch_seconds=30)
+    stop = asyncio.Event()
+    task = asyncio.create_task(poller.run(stop))
+    while not poller.targets:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)  # first polls are spread over the hour: nothing is due
+    collectors.calls.clear()
+    poller.poll_now()
+    started = time.monotonic()
+    while len(collectors.calls) < 4 and time.monotonic() - started < 5:
+        await asyncio.sleep(0.01)
+    assert sorted(name for name, _ in collectors.calls) == ["access", "core", "db-01", "web-01"]
+    assert time.monotonic() - started < 1.0
+    stop.set()
+    await asyncio.wait_for(task, timeout=10)
+    assert {name for name in states(chain)} == {"access", "core", "db-01", "web-01"}  # flushed
+
+
+def test_delay_all_keeps_the_spread(chain: Store) -> None:
+    poller, _ = make_poller(chain)
+    for ci_id, due in ((1, 100.0), (2, 105.0), (3, 101.0)):
+        poller._schedule(ci_id, due)
+    poller.delay_all(30.0)
+    assert sorted((due, ci_id) for due, _, ci_id in poller._heap) == [
+        (130.0, 1),
+        (131.0, 3),
+        (135.0, 2),
+    ]

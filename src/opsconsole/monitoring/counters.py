@@ -62,7 +62,9 @@ class CounterState:
     time.monotonic() when the answer arrived and `at` the wall-clock time of the sample.
 
     `table_rows` and `hc_octets` are what the collector learned about the agent (rows per
-    table, whether 64-bit interface counters exist) so the next poll asks just for that.
+    table, whether 64-bit interface counters exist) so the next poll asks just for that;
+    `shape` is whatever else the collector needs for its next poll (for SNMP, what the last
+    table walk found: `collectors.snmp.AgentShape`), opaque here.
     """
 
     monotonic: float
@@ -73,6 +75,7 @@ class CounterState:
     cpu_raw: Mapping[str, int] = field(default_factory=dict)
     table_rows: Mapping[str, int] = field(default_factory=dict)
     hc_octets: bool | None = None
+    shape: object | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # Own copies, so a caller mutating its dict later cannot change a past reading.

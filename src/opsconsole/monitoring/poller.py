@@ -7,6 +7,10 @@
 - A failing host is re-polled at retry_interval until it is DOWN, then backs off
   exponentially up to max_backoff; a slow host only ever delays itself.
 - Results are written in batches, in a thread, one short transaction per batch.
+- The loop sleeps until the next thing is due and is woken only by what is due sooner (a
+  poll scheduled before its deadline, "poll now", stop): a finished poll does not wake it.
+  Polls due within START_SLACK of each other start together, so a thousand hosts spread over
+  a minute cost a few dozen wake-ups a second, not one per poll.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
+import math
 import time
 import zlib
 from collections.abc import Callable
@@ -34,6 +39,7 @@ from opsconsole.store.models import Collector
 log = logging.getLogger(__name__)
 TARGET_REFRESH_SECONDS = 15.0
 STOP_GRACE_SECONDS = 10.0
+START_SLACK = 0.05  # seconds: a poll may start this much early to share a wake-up
 
 
 @dataclass
@@ -73,6 +79,7 @@ class Poller:
         self._pending: list[PollResult] = []
         self._pending_events: list[Event] = []
         self._wake = asyncio.Event()
+        self._sleep_until = -math.inf  # while the loop sleeps: when it will wake by itself
         self._feed_position = -1
         self._semaphore = asyncio.Semaphore(settings.monitoring.concurrency)
 
@@ -122,7 +129,14 @@ class Poller:
         generation = self._generation.get(ci_id, 0) + 1
         self._generation[ci_id] = generation
         heapq.heappush(self._heap, (due, generation, ci_id))
-        self._wake.set()
+        if due < self._sleep_until:
+            self._wake.set()
+
+    def delay_all(self, seconds: float) -> None:
+        """Push every scheduled poll `seconds` later, keeping their spread (after the
+        process was paused, rather than every host falling due at once)."""
+        self._heap = [(due + seconds, generation, ci_id) for due, generation, ci_id in self._heap]
+        heapq.heapify(self._heap)
 
     def poll_now(self, ci_ids: set[int] | None = None) -> None:
         """Make these targets (default: all) due at once: the operator's "refresh now"."""
@@ -170,7 +184,6 @@ class Poller:
                 self._schedule(target.ci_id, time.monotonic() + self._next_delay(target, result.ok))
         finally:
             self._in_flight.pop(target.ci_id, None)
-            self._wake.set()
 
     def _start_due(self, now: float) -> None:
         while self._heap and self._heap[0][0] <= now:
@@ -248,36 +261,39 @@ class Poller:
         maintain_every = max(60.0, self.settings.monitoring.rollup_period / 5)
         next_refresh = next_flush = time.monotonic()
         next_maintenance = time.monotonic() + maintain_every
-        while not stop.is_set():
-            self._wake.clear()  # before looking: a wake-up during this pass is not lost
-            now = time.monotonic()
-            if now >= next_refresh:
-                try:
-                    await self.refresh_targets()
-                except Exception:  # the store may be briefly away: keep polling what we know
-                    log.exception("could not refresh targets")
-                next_refresh = now + TARGET_REFRESH_SECONDS
-            self._start_due(now)
-            if now >= next_flush:
-                await self._flush_logged()
-                next_flush = now + batch_every
-            if now >= next_maintenance:
-                await asyncio.to_thread(self._maintain_logged)
-                next_maintenance = now + maintain_every
-            due = self._heap[0][0] if self._heap else now + batch_every
-            wait = max(0.0, min(due, next_flush, next_refresh, next_maintenance) - time.monotonic())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wait_for(stop), timeout=wait)
-        await self._drain()
-
-    async def _wait_for(self, stop: asyncio.Event) -> None:
-        stopped = asyncio.ensure_future(stop.wait())
-        woken = asyncio.ensure_future(self._wake.wait())
+        stopping = asyncio.ensure_future(stop.wait())
+        stopping.add_done_callback(lambda _: self._wake.set())
         try:
-            await asyncio.wait({stopped, woken}, return_when=asyncio.FIRST_COMPLETED)
+            while not stop.is_set():
+                self._wake.clear()  # before looking: a wake-up during this pass is not lost
+                now = time.monotonic()
+                if now >= next_refresh:
+                    try:
+                        await self.refresh_targets()
+                    except Exception:  # the store may be briefly away: poll what we know
+                        log.exception("could not refresh targets")
+                    next_refresh = now + TARGET_REFRESH_SECONDS
+                self._start_due(now + START_SLACK)
+                if now >= next_flush:
+                    await self._flush_logged()
+                    next_flush = now + batch_every
+                if now >= next_maintenance:
+                    await asyncio.to_thread(self._maintain_logged)
+                    next_maintenance = now + maintain_every
+                due = self._heap[0][0] if self._heap else now + batch_every
+                deadline = min(due, next_flush, next_refresh, next_maintenance)
+                self._sleep_until = deadline  # _schedule wakes us for anything due sooner
+                try:
+                    wait = deadline - time.monotonic()
+                    if wait > 0 and not self._wake.is_set():
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(wait):
+                                await self._wake.wait()
+                finally:
+                    self._sleep_until = -math.inf
         finally:
-            stopped.cancel()
-            woken.cancel()
+            stopping.cancel()
+        await self._drain()
 
     async def _flush_logged(self) -> None:
         try:

@@ -22,8 +22,15 @@ class PollFailure(Exception):
 
 
 class CollectorSet:
-    def __init__(self, settings: Settings) -> None:
+    """`snmp_rewalk_every`: every how many polls an SNMP host's tables are walked again
+    (between walks a poll is one GET of what changes); default: the collector's."""
+
+    def __init__(self, settings: Settings, *, snmp_rewalk_every: int | None = None) -> None:
         self._settings = settings
+        # A `monitoring.snmp_rewalk_every` setting is honoured once config.py has one.
+        self._rewalk_every = snmp_rewalk_every or getattr(
+            settings.monitoring, "snmp_rewalk_every", None
+        )
         self._local: dict[int, LocalCollector] = {}
         self._snmp: Any = None  # SnmpCollector, created on first use: pysnmp is slow to import
         self._counters: dict[int, Any] = {}
@@ -47,7 +54,10 @@ class CollectorSet:
         if profile is None:
             raise PollFailure(f"credential profile {target.profile!r} is not in the config")
         if self._snmp is None:
-            self._snmp = SnmpCollector()
+            if self._rewalk_every:
+                self._snmp = SnmpCollector(rewalk_every=int(self._rewalk_every))
+            else:
+                self._snmp = SnmpCollector()
         snmp_target = SnmpTarget(target.name, target.address, target.port, profile)
         try:
             snapshot, state = await self._snmp.collect(
