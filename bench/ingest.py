@@ -1,13 +1,20 @@
 """Events per second through the whole pipeline into SQLite, beside the floor of the store.
 
-    .venv/bin/python bench/ingest.py [--quick] [--events N] [--alerts N]
+    .venv/bin/python bench/ingest.py [--quick] [--events N] [--alerts N] [--config FILE]
+                                     [--budget SECONDS]
 
 1. Ingest: N events (a few thousand fingerprints on a CMDB of hosts and services, repeats,
    severity changes, some clears) through `events.pipeline.process` in batches, one write
-   transaction each: normalize, dedup, suppress, correlate, store, rules. Baseline, same run:
-   the same rows upserted into the same `alert` table with plain sqlite3 executemany,
-   `ON CONFLICT(dedup_key) DO UPDATE SET count = count + 1, ...`, one transaction per batch.
-   Targets: >= 20,000 events/s, and within 10x of the baseline.
+   transaction each: normalize, dedup, suppress, correlate, store, rules. The configuration is
+   the console's start-up one: the config (`--config`, else the defaults) handed to
+   `events.pipeline.configure` and `itsm.rules.configure`, so the ITSM rule hook runs on every
+   batch with the configured rules (it opens incidents: the hosts are production ones of
+   high-criticality services). For comparison only, the same events again without the hook.
+   Baseline, same run: the same rows upserted into the same `alert` table with plain sqlite3
+   executemany, `ON CONFLICT(dedup_key) DO UPDATE SET count = count + 1, ...`, one transaction
+   per batch. Targets: >= 20,000 events/s, and within 10x of the baseline.
+   Bounded: N events, and each pipeline run stops after `--budget` seconds (then every figure,
+   baseline included, is taken over the events that run got through).
 2. Queue: a store of 1,000,000 alerts (built with raw sqlite3 executemany), then one page of
    the queue (200 rows, `events.queries.alert_page`, keyset paging) fetched at the top, the
    middle and the end, for the "all" and the "open" views. Target: < 5 ms at any depth.
@@ -25,17 +32,20 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from opsconsole import clock
 from opsconsole.cmdb.service import add_ci, relate
+from opsconsole.config import Settings
+from opsconsole.config import load as load_config
 from opsconsole.events import pipeline
 from opsconsole.events.fingerprint import fingerprint
 from opsconsole.events.pipeline import Event, process
 from opsconsole.events.queries import Cursor, View, alert_page
-from opsconsole.events.settings import EventSettings
+from opsconsole.itsm import rules as itsm_rules
 from opsconsole.store import open_store
 from opsconsole.store.alert_models import SEVERITY_LEVEL
 from opsconsole.store.models import CIClass, RelationType, Severity
@@ -104,29 +114,58 @@ def make_events(
     return events
 
 
+def configure_as_startup(settings: Settings) -> str:
+    """What the console's start-up does with the config (cli._configure_domains): the events
+    pipeline and the ITSM rule hook get their settings. Returns a line saying so."""
+    pipeline.configure(settings.events)
+    itsm_rules.configure(settings.itsm)
+    enabled = [r.name for r in settings.itsm.rules if r.enabled]
+    hook = f"ON, rules: {', '.join(enabled)}" if enabled else "on, but no rule enabled"
+    return (
+        f"start-up configuration: pipeline.configure + itsm.rules.configure; "
+        f"ITSM rule hook {hook}; events.batch_size {settings.events.batch_size:,}"
+    )
+
+
+@dataclass
+class Run:
+    seconds: float
+    cpu: float
+    events: int  # how many went through before the budget ran out (all, normally)
+    incidents: int = 0
+    links: int = 0
+
+
 def run_pipeline(
-    url: str, events: list[Event], batch: int, settings: EventSettings, rules: bool = True
-) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds of this process, incidents the rules opened."""
+    url: str, events: list[Event], batch: int, budget: float, rules: bool = True
+) -> Run:
+    """Events through `process` with the configured settings (as the poller calls it), one
+    transaction per `batch` events, until done or `budget` seconds passed."""
     store = open_store(url)
     clock.use(clock.ManualClock(START + timedelta(hours=2)))
     saved = pipeline.RULE_MODULES
     pipeline.RULE_MODULES = saved if rules else ()
+    done = 0
     try:
         began, cpu = time.perf_counter(), time.process_time()
         for part in chunks(events, batch):
             with store.write("bench") as session:
-                process(session, part, settings)
+                process(session, part)
+            done += len(part)
+            if time.perf_counter() - began > budget:
+                break
         elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
     finally:
         pipeline.RULE_MODULES = saved
+    run = Run(elapsed, cpu, done)
     with store.engine.connect() as conn:
         try:
-            incidents = conn.exec_driver_sql("SELECT count(*) FROM incident").scalar() or 0
+            run.incidents = conn.exec_driver_sql("SELECT count(*) FROM incident").scalar() or 0
+            run.links = conn.exec_driver_sql("SELECT count(*) FROM incident_alert").scalar() or 0
         except Exception:  # no service management tables
-            incidents = 0
+            pass
     store.dispose()
-    return elapsed, cpu, int(incidents)
+    return run
 
 
 UPSERT = """
@@ -253,9 +292,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--events", type=int, help="events to ingest")
     parser.add_argument("--alerts", type=int, help="alerts in the queue store")
     parser.add_argument("--batch", type=int, default=5000, help="events per transaction")
+    parser.add_argument("--config", help="config file (default: the built-in defaults)")
+    parser.add_argument(
+        "--budget", type=float, default=60.0, help="seconds at most per pipeline run"
+    )
     args = parser.parse_args(argv)
     events_n = args.events or (30_000 if args.quick else 200_000)
     alerts_n = args.alerts or (100_000 if args.quick else 1_000_000)
+    settings = load_config(args.config) if args.config else Settings()
     ok = True
     with tempfile.TemporaryDirectory(prefix="opsconsole-bench-") as tmp:
         base = Path(tmp)
@@ -263,31 +307,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         hosts = build_estate(url, hosts=500, services=30)
         names = {ci_id: name for name, ci_id in hosts.items()}
         events = make_events(events_n, hosts, fingerprints=5000)
-        settings = EventSettings(batch_size=args.batch)
-        print(f"ingest: {events_n:,} events, 500 hosts, 30 services, batches of {args.batch:,}")
-        pipeline_s, cpu_s, incidents = run_pipeline(url, events, args.batch, settings)
+        print(f"ingest: {events_n:,} events, 500 production hosts, 30 high-criticality "
+              f"services, {args.batch:,} events per transaction")  # fmt: skip
+        print(f"  {configure_as_startup(settings)}")
+        real = run_pipeline(url, events, args.batch, args.budget)
+        if real.events < events_n:
+            print(f"  budget of {args.budget:.0f} s reached: figures over the first "
+                  f"{real.events:,} events")  # fmt: skip
+            events = events[: real.events]
+        counted = real.events
         bare_url = f"sqlite+pysqlite:///{base / 'bare.db'}"
         build_estate(bare_url, hosts=500, services=30)
-        bare_s, bare_cpu, _ = run_pipeline(bare_url, events, args.batch, settings, rules=False)
+        bare = run_pipeline(bare_url, events, args.batch, args.budget, rules=False)
         baseline_s = run_baseline(base / "baseline.db", events, args.batch, names)
-        eps, floor = events_n / pipeline_s, events_n / baseline_s
+        eps, floor = counted / real.seconds, counted / baseline_s
         ratio = floor / eps
         print(
-            f"  pipeline (whole path, SQLite)   {eps:>10,.0f} events/s"
-            f"   ({events_n / cpu_s:,.0f} per CPU second; rules opened {incidents} incidents)"
+            f"  pipeline, rule hook on (start-up) {eps:>10,.0f} events/s"
+            f"   ({counted / real.cpu:,.0f} per CPU second; the rules opened {real.incidents} "
+            f"incidents and linked {real.links} alerts)"
         )
         print(
-            f"  pipeline without rule hooks     {events_n / bare_s:>10,.0f} events/s"
-            f"   ({events_n / bare_cpu:,.0f} per CPU second)"
+            f"  for comparison: no rule hook      {bare.events / bare.seconds:>10,.0f} events/s"
+            f"   ({bare.events / bare.cpu:,.0f} per CPU second; not the real configuration)"
         )
-        print(f"  baseline (sqlite3 upsert)       {floor:>10,.0f} events/s")
+        print(f"  baseline (sqlite3 upsert)         {floor:>10,.0f} events/s")
         print(
-            f"  ratio baseline/pipeline         {ratio:>10.1f}x   (target <= {TARGET_RATIO:.0f}x)"
+            f"  ratio baseline/pipeline           {ratio:>10.1f}x   (target <= {TARGET_RATIO:.0f}x)"
         )
         met_eps = "met" if eps >= TARGET_EPS else "MISSED"
         met_ratio = "met" if ratio <= TARGET_RATIO else "MISSED"
-        print(f"  target >= {TARGET_EPS:,} events/s: {met_eps}; within {TARGET_RATIO:.0f}x: "
-              f"{met_ratio}")  # fmt: skip
+        print(f"  target >= {TARGET_EPS:,} events/s with the rule hook: {met_eps}; within "
+              f"{TARGET_RATIO:.0f}x: {met_ratio}")  # fmt: skip
         ok = ok and eps >= TARGET_EPS and ratio <= TARGET_RATIO
 
         queue = base / "queue.db"

@@ -94,7 +94,11 @@ def test_views_and_counts(store: Store, manual_clock: clock.ManualClock) -> None
         assert view(View.ALL) == set(ids)
         counts = queries.severity_counts(session)
         assert sum(counts.values()) == 9 and set(counts) == set(Severity)
-        assert queries.view_counts(session, "ana")[View.MINE] == 2
+        assert queries.view_counts(session, "ana") == {
+            View.OPEN: 7, View.ACKNOWLEDGED: 2, View.SUPPRESSED: 0, View.ACTIVE: 9,
+            View.ALL: 10, View.MINE: 2,
+        }  # fmt: skip
+        assert queries.view_counts(session)[View.MINE] == 0  # nobody to count for
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,12 @@ pending, active, expired, until recovery), maintenance, topology and flapping.""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
 from opsconsole import clock
 from opsconsole.events import silences
@@ -248,6 +251,62 @@ def test_a_window_opening_on_an_open_alert_is_noticed_by_the_timers(store: Store
         assert run_timers(session, SETTINGS).maintenance_changed == 1
     alert = one_alert(store)
     assert alert.state == AlertState.SUPPRESSED and alert.suppression == Suppression.MAINTENANCE
+
+
+def test_maintenance_is_asked_once_per_batch_where_itsm_answers_for_many_cis(
+    store: Store, manual_clock: clock.ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    try:
+        from opsconsole.itsm import changes
+    except ImportError as exc:
+        if getattr(exc, "name", None) not in ("opsconsole.itsm.changes", "opsconsole.itsm"):
+            raise
+        pytest.skip("opsconsole.itsm.changes (the change workflow) does not exist yet")
+    asked: list[list[int]] = []
+    one_by_one: list[int] = []
+    single = changes.maintenance_change
+    batched = changes.maintenance_changes
+
+    def many(session: Session, ci_ids: Sequence[int], at: datetime) -> dict[int, Any]:
+        asked.append(list(ci_ids))
+        found = batched(session, ci_ids, at)
+        for ci_id in ci_ids:  # the same answers as asking each CI
+            assert found.get(ci_id) is single(session, ci_id, at)
+        return found
+
+    def counted(session: Session, ci_id: int, at: datetime) -> object | None:
+        one_by_one.append(ci_id)
+        return single(session, ci_id, at)
+
+    monkeypatch.setattr(changes, "maintenance_changes", many)
+    ids = build_estate(store)
+    now = clock.now()
+    with store.write("carol") as session:
+        early, late = (
+            changes.create_change(
+                session, "carol", change_type="normal", short_description=text,
+                ci_ids=[ids["db-01"], ids["web-02"]], planned_start=now - timedelta(minutes=m),
+                planned_end=now + timedelta(hours=1),
+            )
+            for text, m in (("replace disks", 10), ("patch", 5))
+        )  # fmt: skip
+        for change in (early, late):
+            change.state = changes.ChangeState.IMPLEMENT.value
+        number = early.number
+    monkeypatch.setattr(changes, "maintenance_change", counted)
+    send(store, [ev(ci="db-01"), ev(ci="web-01"), ev(ci="web-02"), ev(ci="lonely-01")])
+    assert asked == [sorted(ids[n] for n in ("db-01", "web-01", "web-02", "lonely-01"))]
+    assert one_by_one == []
+    found = by_ci(store)
+    assert found["db-01"].suppressed_reason == f"maintenance {number}"  # the earliest start
+    assert found["web-02"].suppressed_reason == f"maintenance {number}"
+    assert found["web-01"].state == found["lonely-01"].state == AlertState.OPEN
+    manual_clock.advance(timedelta(hours=1, minutes=1))  # both windows are over
+    asked.clear()
+    with store.write("timer") as session:
+        assert run_timers(session, SETTINGS).maintenance_changed == 2
+    assert len(asked) == 2 and one_by_one == []  # which alerts changed; then their verdicts
+    assert by_ci(store)["db-01"].state == AlertState.OPEN
 
 
 def test_without_the_change_workflow_there_is_no_maintenance(

@@ -24,7 +24,7 @@ from opsconsole.itsm.settings import ItsmSettings
 from opsconsole.itsm.sla import Level, Stage
 from opsconsole.store import Store, VersionConflict
 from opsconsole.store.changelog import history_of
-from opsconsole.store.itsm_models import Incident
+from opsconsole.store.itsm_models import Incident, JournalEntry
 from tests.itsm_support import T0, add_alert, ci_id, frozen, load_estate
 
 SETTINGS = ItsmSettings(groups={"web-team": ["ana"], "noc": ["ana", "bob"]})
@@ -351,6 +351,102 @@ def test_resolving_resolves_linked_alerts_through_the_events_domain(
         other = inc.create_incident_from_alert(s, "ana", add_alert(s, "web-02").id).number
         inc.resolve_incident(s, "ana", other, None, code="duplicate", notes="x", settings=quiet)
     assert len(calls) == 1
+
+
+def incident_count(store: Store) -> int:
+    with store.read() as s:
+        return s.scalar(select(func.count()).select_from(Incident)) or 0
+
+
+def test_an_alert_with_an_open_incident_gets_no_second_one(estate: Store) -> None:
+    with estate.write("rules") as s:
+        alert_id = add_alert(s, "web-01").id
+        first = inc.create_incident_from_alert(s, "rules", alert_id, settings=SETTINGS)
+        number, incident_id = first.number, first.id
+    journal_before = _journal_size(estate)
+    with estate.write("ana") as s, pytest.raises(inc.DuplicateIncident) as refused:
+        inc.create_incident_from_alert(s, "ana", alert_id, assign_to="ana", settings=SETTINGS)
+    assert isinstance(refused.value, ItsmError)  # shown like every domain refusal
+    assert (refused.value.alert_id, refused.value.number, refused.value.incident_id) == (
+        alert_id,
+        number,
+        incident_id,
+    )
+    assert str(refused.value) == f"alert {alert_id} already has an open incident: {number}"
+    assert incident_count(estate) == 1
+    assert _journal_size(estate) == journal_before  # nothing written
+    with estate.read() as s:
+        assert inc.open_incident_for_alert(s, alert_id) is not None
+        assert [i.number for i in inc.incidents_for_alert(s, alert_id)] == [number]
+
+
+@pytest.mark.parametrize("state", [S.IN_PROGRESS, S.ON_HOLD])
+def test_every_open_state_counts(estate: Store, state: S) -> None:
+    with estate.write("ana") as s:
+        alert_id = add_alert(s, "web-01").id
+        number = inc.create_incident_from_alert(s, "ana", alert_id, settings=SETTINGS).number
+    for step in PATHS[state]:
+        move(estate, number, step, **NEEDS.get(step, {}))
+    with estate.write("ana") as s, pytest.raises(inc.DuplicateIncident, match=number):
+        inc.create_incident_from_alert(s, "ana", alert_id, settings=SETTINGS)
+
+
+def test_an_alert_linked_to_an_open_incident_counts_too(estate: Store) -> None:
+    with estate.write("ana") as s:
+        alert_id = add_alert(s, "web-01").id
+    number = create(estate, "bob")  # raised by hand, the alert linked afterwards
+    with estate.write("bob") as s:
+        inc.link_alert(s, "bob", inc.get_incident(s, number), alert_id)
+    with estate.write("ana") as s, pytest.raises(inc.DuplicateIncident) as refused:
+        inc.create_incident_from_alert(s, "ana", alert_id, settings=SETTINGS)
+    assert refused.value.number == number
+
+
+@pytest.mark.parametrize("end", [S.RESOLVED, S.CLOSED, S.CANCELED])
+def test_once_the_incident_is_over_a_new_one_can_be_raised(estate: Store, end: S) -> None:
+    with estate.write("ana") as s:
+        alert_id = add_alert(s, "web-01").id
+        old = inc.create_incident_from_alert(s, "ana", alert_id, settings=SETTINGS).number
+    for step in PATHS[end]:
+        move(estate, old, step, **NEEDS.get(step, {}))
+    with estate.write("ana") as s:
+        assert inc.open_incident_for_alert(s, alert_id) is None
+        new = inc.create_incident_from_alert(s, "ana", alert_id, settings=SETTINGS).number
+        assert [i.number for i in inc.incidents_for_alert(s, alert_id)] == [old, new]
+
+
+def test_many_links_in_one_write_as_one_by_one(estate: Store) -> None:
+    first, second = create(estate, "ana"), create(estate, "ana", short_description="db slow")
+    with estate.write("rules") as s:
+        a, b, c = (add_alert(s, name).id for name in ("web-01", "web-02", "db-01"))
+        one, two = inc.get_incident(s, first), inc.get_incident(s, second)
+        assert inc.link_alert(s, "rules", one, a)
+        links = [
+            inc.AlertLink(one, a),  # linked already: skipped
+            inc.AlertLink(two, c),
+            inc.AlertLink(one, b, T0 - timedelta(minutes=1)),  # when it was decided
+            inc.AlertLink(two, c),  # twice in the list: once
+        ]
+        assert inc.link_alerts(s, "rules", links) == 2
+        assert inc.link_alerts(s, "rules", links) == 0  # idempotent
+        assert (inc.linked_alert_ids(s, one), inc.linked_alert_ids(s, two)) == ([a, b], [c])
+        texts = [
+            (e.record_id, e.text, e.actor, e.at)
+            for e in s.scalars(select(JournalEntry).order_by(JournalEntry.id))
+            if e.field == "alerts"
+        ]
+        assert texts == [
+            (one.id, f"alert {a} linked", "rules", T0),
+            (two.id, f"alert {c} linked", "rules", T0),
+            (one.id, f"alert {b} linked", "rules", T0 - timedelta(minutes=1)),
+        ]
+        with pytest.raises(ItsmError, match="no alert with id 999999"):
+            inc.link_alerts(s, "rules", [inc.AlertLink(one, 999_999)])
+
+
+def _journal_size(store: Store) -> int:
+    with store.read() as s:
+        return s.scalar(select(func.count()).select_from(JournalEntry)) or 0
 
 
 # --- lists -----------------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from opsconsole.itsm import incidents as inc
 from opsconsole.itsm.rules import RULES_ACTOR, apply_alert_rules, group_key
@@ -194,3 +196,116 @@ def test_alerts_inside_an_implementing_change_open_nothing(estate: Store) -> Non
         assert alert.state == "suppressed"
         assert number in (alert.suppressed_reason or "")
     assert count(estate) == 0
+
+
+def test_a_child_with_its_own_open_incident_gets_no_second_one(estate: Store) -> None:
+    """The group's root has no incident, but the alert itself has one (raised before it was
+    grouped): the rule claims the group for that incident instead of opening a duplicate."""
+    with estate.write("ana") as s:
+        root = add_alert(s, "access-sw-02", severity="critical", message="switch DOWN")
+        child = add_alert(s, "app-01", severity="critical")
+        mine = inc.create_incident_from_alert(s, "ana", child.id)
+        child.parent_id = root.id  # grouped afterwards
+        s.flush()
+        assert apply_alert_rules(s, [child], DEFAULTS) == []
+        firing = s.scalars(select(RuleFiring)).one()
+        assert (firing.group_key, firing.incident_id) == (f"alert:{root.id}", mine.id)
+        late = add_alert(s, "app-02", severity="critical", parent_id=root.id)
+        assert apply_alert_rules(s, [late], DEFAULTS) == []
+        assert inc.linked_alert_ids(s, mine) == [child.id, late.id]
+    assert count(estate) == 1
+
+
+# --- per batch, not per alert ----------------------------------------------------------------
+
+
+class Statements:
+    """Counts the SQL statements an engine runs while `counting` is set."""
+
+    def __init__(self, store: Store) -> None:
+        self.count = 0
+        self.counting = False
+        event.listen(store.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_: object) -> None:
+        if self.counting:
+            self.count += 1
+
+
+def _statements_for_a_group(store: Store, children: int) -> int:
+    """Statements of one run over a group whose incident exists and links every alert."""
+    statements = Statements(store)
+    with store.write("pipeline") as s:
+        root = add_alert(s, "access-sw-02", severity="critical")
+        group = [root] + [
+            add_alert(s, "app-01", check=f"check.{i}", severity="critical", parent_id=root.id)
+            for i in range(children)
+        ]
+        (incident,) = apply_alert_rules(s, group, DEFAULTS)
+        assert inc.linked_alert_ids(s, incident) == sorted(a.id for a in group)
+        statements.counting = True
+        assert apply_alert_rules(s, group, DEFAULTS) == []
+        statements.counting = False
+    return statements.count
+
+
+def test_lookups_are_per_batch_not_per_alert(estate: Store) -> None:
+    few = _statements_for_a_group(estate, 2)
+    with frozen() as manual:  # a second group, apart in time
+        manual.advance(timedelta(hours=1))
+        many = _statements_for_a_group(estate, 40)
+    assert few == many
+    # CI facts, firings, incidents, links, and an impact analysis for each of the 2 CIs:
+    # about ten, where each alert used to cost a few of its own.
+    assert many <= 12
+
+
+def test_the_hook_reads_impact_from_the_batch_and_costs_the_same_for_any_repeats(
+    estate: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opsconsole.itsm import rules
+
+    def no_impact_analysis(*_: object) -> None:
+        raise AssertionError("the hook has the pipeline's CMDB view")
+
+    monkeypatch.setattr(rules, "impacted_services", no_impact_analysis)
+    hook = rules.on_alert_batch
+    counted: list[int] = []
+    statements = Statements(estate)
+
+    def counting_hook(session: Session, context: object) -> None:
+        statements.count, statements.counting = 0, True
+        try:
+            hook(session, context)
+        finally:
+            statements.counting = False
+        counted.append(statements.count)
+
+    monkeypatch.setattr(rules, "on_alert_batch", counting_hook)
+    checks = [f"app.check{i}" for i in range(30)]
+    _send(estate, "db-01", checks[:3])  # a group of 3 on db-01 opens one incident
+    _send(estate, "db-01", checks[:3])  # repeats of 3
+    _send(estate, "db-01", checks)  # repeats of 3 and 27 new alerts of the group, linked
+    _send(estate, "db-01", checks)  # repeats of 30
+    assert count(estate) == 1
+    with estate.read() as s:
+        (incident,) = s.scalars(select(Incident)).all()
+        assert len(inc.linked_alert_ids(s, incident)) == 30
+    assert counted[1] == counted[3]  # 3 repeats or 30: the same few statements
+
+
+def _send(store: Store, ci: str, checks: list[str]) -> None:
+    from opsconsole import clock
+    from opsconsole.cmdb.service import get_ci
+    from opsconsole.events.pipeline import Event, submit
+    from opsconsole.store.models import Severity
+
+    with store.write("poller") as s:
+        ci_id = get_ci(s, ci).id
+        submit(
+            s,
+            [
+                Event("monitoring", check, Severity.CRITICAL, "down", clock.now(), ci_id=ci_id)
+                for check in checks
+            ],
+        )

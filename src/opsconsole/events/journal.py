@@ -40,12 +40,15 @@ def resuppress(
     """Decide suppression afresh for these alerts (after a silence, a maintenance window or
     flapping changed); returns how many changed."""
     now = now or clock.now()
-    suppressor: Suppressor | None = None
+    live = [
+        a for a in alerts if AlertState(a.state) not in (AlertState.RESOLVED, AlertState.CLOSED)
+    ]
+    if not live:
+        return 0
+    suppressor = Suppressor(session, now, active_silences(session, now))
+    suppressor.prefetch(a.ci_id for a in live if a.ci_id is not None)
     changed = 0
-    for alert in alerts:
-        if AlertState(alert.state) in (AlertState.RESOLVED, AlertState.CLOSED):
-            continue
-        suppressor = suppressor or Suppressor(session, now, active_silences(session, now))
+    for alert in live:
         decision = suppressor.decide(alert)
         new = (
             (decision.kind.value, decision.reason, decision.silence_id)

@@ -113,7 +113,7 @@ class BatchOutcome:
 # a module of RULE_MODULES as a function `on_alert_batch(session, context)` (imported lazily,
 # so the events domain does not depend on service management).
 Rule = Callable[[Session, "BatchContext"], None]
-RULE_MODULES = ("opsconsole.itsm.rules",)
+RULE_MODULES: tuple[str, ...] = ("opsconsole.itsm.rules",)
 _rules: list[Rule] = []
 _defaults = EventSettings()
 _timer_runs: weakref.WeakKeyDictionary[Engine, datetime] = weakref.WeakKeyDictionary()
@@ -171,7 +171,8 @@ class BatchContext:
         return self.view.services.get(ci_id, ()) if ci_id is not None else ()
 
     def criticalities_of(self, ci_id: int | None) -> frozenset[str]:
-        """The criticalities (high, medium, low) of those services."""
+        """The criticalities (high, medium, low) of those services (known for the CI of every
+        alert in `drafts`)."""
         return frozenset(c for s in self.services_of(ci_id) if (c := self.view.criticality.get(s)))
 
 
@@ -362,7 +363,11 @@ def _process_chunk(
     outcome = _write(session, [*retired, *touched], actor, now)
     _expire_alerts(session)
     end_until_recovery(session, outcome.resolved, now)
-    context = BatchContext(actor, now, settings, [*retired, *touched], outcome, view)
+    written = [*retired, *touched]
+    # Rules read the impact of every alert of the batch (children regrouped above included),
+    # from the view: one analysis per CI, cached across batches.
+    services_of(session, view, {d.ci_id for d in written if d.ci_id is not None})
+    context = BatchContext(actor, now, settings, written, outcome, view)
     for rule in [*_rules, *_module_rules()]:
         rule(session, context)
     return outcome
@@ -388,6 +393,7 @@ def _suppress(session: Session, drafts: Sequence[AlertDraft], now: datetime) -> 
     if not active:
         return
     suppressor = Suppressor(session, now, active_silences(session, now))
+    suppressor.prefetch(d.ci_id for d in active if d.correlate and d.ci_id is not None)
     for d in active:
         # Maintenance is asked for new and reopened alerts; for the others the timers keep
         # it current (a window opening or closing), not every repeat of every event.

@@ -368,18 +368,25 @@ def severity_counts(
     return counts
 
 
+_COUNT_ACTIVE = (
+    select(Alert.state, func.count()).where(Alert.state.in_(ACTIVE_VALUES)).group_by(Alert.state)
+)
+_COUNT_ALL = select(func.count()).select_from(Alert)
+
+
 def view_counts(session: Session, actor: str | None = None) -> dict[View, int]:
-    """How many alerts each quick view holds (roots and children alike)."""
-    by_state: dict[str, int] = {
-        state: count
-        for state, count in session.execute(select(Alert.state, func.count()).group_by(Alert.state))
-    }
+    """How many alerts each quick view holds (roots and children alike).
+
+    The active states are counted along `ix_alert_state_queue` (they are the few); the rest
+    only in the total, which SQLite counts over its smallest index: a few ms over a million
+    alerts, where grouping every state walked all of them (about 100 ms)."""
+    by_state: dict[str, int] = {state: count for state, count in session.execute(_COUNT_ACTIVE)}
     counts = {
         View.OPEN: by_state.get(AlertState.OPEN.value, 0),
         View.ACTIVE: sum(by_state.get(s, 0) for s in ACTIVE_VALUES),
         View.ACKNOWLEDGED: by_state.get(AlertState.ACKNOWLEDGED.value, 0),
         View.SUPPRESSED: by_state.get(AlertState.SUPPRESSED.value, 0),
-        View.ALL: sum(by_state.values()),
+        View.ALL: session.scalar(_COUNT_ALL) or 0,
         View.MINE: 0,
     }
     if actor:

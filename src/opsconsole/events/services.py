@@ -13,13 +13,15 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import BigInteger, Engine, cast, func, select
 from sqlalchemy.orm import Session
 
 from opsconsole.cmdb.impact import impacted_services
 from opsconsole.store.models import CI, Relationship
 
 MAX_SERVICES_TEXT = 1000
+_SPREAD = 1_000_003  # (source, target) -> source * _SPREAD + target, modulo _MOD
+_MOD = 2_147_483_647  # a prime
 
 
 @dataclass
@@ -36,11 +38,26 @@ _views: weakref.WeakKeyDictionary[Engine, CmdbView] = weakref.WeakKeyDictionary(
 
 
 def _token(session: Session) -> tuple[int, ...]:
-    cis = session.execute(select(func.count(CI.id), func.coalesce(func.sum(CI.version), 0))).one()
-    edges = session.execute(
-        select(func.count(Relationship.id), func.coalesce(func.max(Relationship.id), 0))
+    """Changes with any CI edit (versions), CI added or removed (count and ids) and edge
+    added, removed or rewired (count, highest id and the sum of its ends, so replacing one
+    edge by another, even under a reused id, shows)."""
+    cis = session.execute(
+        select(
+            func.count(CI.id),
+            func.coalesce(func.sum(CI.version), 0),
+            func.coalesce(func.sum(cast(CI.id, BigInteger)), 0),
+        )
     ).one()
-    return (int(cis[0]), int(cis[1]), int(edges[0]), int(edges[1]))
+    # Each edge as one number below 2**31 (so a sum over millions of them cannot overflow).
+    ends = (cast(Relationship.source_id, BigInteger) * _SPREAD + Relationship.target_id) % _MOD
+    edges = session.execute(
+        select(
+            func.count(Relationship.id),
+            func.coalesce(func.max(Relationship.id), 0),
+            func.coalesce(func.sum(ends), 0),
+        )
+    ).one()
+    return (*(int(v) for v in cis), *(int(v) for v in edges))
 
 
 def cmdb_view(session: Session) -> CmdbView:

@@ -9,7 +9,7 @@ still deduplicated and still resolve when they recover.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -62,39 +62,68 @@ def silence_reason(silence: Silence) -> str:
     return f"silenced by {silence.author}: {silence.comment}"[:400]
 
 
-def maintenance_lookup() -> Callable[[Session, int, datetime], object | None] | None:
-    """`opsconsole.itsm.changes.maintenance_change`, or None while that module does not exist."""
+MaintenanceLookup = Callable[[Session, int, datetime], object | None]
+# For many CIs at once: the CIs in maintenance at that time, each with its change.
+MaintenanceLookupMany = Callable[[Session, Sequence[int], datetime], Mapping[int, object]]
+
+
+def _maintenance_function(name: str) -> Any:
     try:
         module = importlib.import_module(MAINTENANCE_MODULE)
     except ModuleNotFoundError as exc:
         if exc.name in (MAINTENANCE_MODULE, "opsconsole.itsm"):
             return None
         raise
-    found: Callable[[Session, int, datetime], object | None] | None = getattr(
-        module, "maintenance_change", None
-    )
+    return getattr(module, name, None)
+
+
+def maintenance_lookup() -> MaintenanceLookup | None:
+    """`opsconsole.itsm.changes.maintenance_change`, or None while that module does not exist."""
+    found: MaintenanceLookup | None = _maintenance_function("maintenance_change")
     return found
+
+
+def maintenance_lookup_many() -> MaintenanceLookupMany | None:
+    """`opsconsole.itsm.changes.maintenance_changes(session, ci_ids, at)`: the same question
+    for many CIs in one query ({ci_id: change} for those in maintenance), where that module
+    provides it; None otherwise (then each CI is asked on its own)."""
+    found: MaintenanceLookupMany | None = _maintenance_function("maintenance_changes")
+    return found
+
+
+def _change_number(change: object | None) -> str | None:
+    return None if change is None else str(getattr(change, "number", change))
 
 
 class Suppressor:
     """Decides suppression for many alerts in one operation: the active silences are loaded
-    once and each CI's maintenance is asked once."""
+    once and each CI's maintenance is asked once (for all the CIs of a batch in one query,
+    `prefetch`, where service management answers that)."""
 
     def __init__(self, session: Session, now: datetime, silences: list[Silence]) -> None:
         self._session = session
         self._now = now
         self._silences = [(s, [Matcher.from_json(m) for m in s.matchers]) for s in silences]
         self._lookup = maintenance_lookup()
+        self._lookup_many = maintenance_lookup_many() if self._lookup is not None else None
         self._maintenance: dict[int, str | None] = {}
+
+    def prefetch(self, ci_ids: Iterable[int]) -> None:
+        """Ask maintenance for these CIs now, together (what `maintenance` then answers)."""
+        if self._lookup_many is None:
+            return
+        missing = sorted({c for c in ci_ids if c not in self._maintenance})
+        if not missing:
+            return
+        found = self._lookup_many(self._session, missing, self._now)
+        for ci_id in missing:
+            self._maintenance[ci_id] = _change_number(found.get(ci_id))
 
     def maintenance(self, ci_id: int) -> str | None:
         if self._lookup is None:
             return None
         if ci_id not in self._maintenance:
-            change = self._lookup(self._session, ci_id, self._now)
-            self._maintenance[ci_id] = (
-                None if change is None else str(getattr(change, "number", change))
-            )
+            self._maintenance[ci_id] = _change_number(self._lookup(self._session, ci_id, self._now))
         return self._maintenance[ci_id]
 
     def decide(self, alert: Suppressible, ask_maintenance: bool = True) -> Decision | None:

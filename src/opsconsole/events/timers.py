@@ -20,7 +20,11 @@ from opsconsole.events.journal import promote_children, record, restate, resuppr
 from opsconsole.events.matchers import all_match
 from opsconsole.events.settings import EventSettings
 from opsconsole.events.silences import end_until_recovery, matchers_of, release
-from opsconsole.events.suppress import active_silences, maintenance_lookup
+from opsconsole.events.suppress import (
+    active_silences,
+    maintenance_lookup,
+    maintenance_lookup_many,
+)
 from opsconsole.store.alert_models import ACTIVE_STATES, Alert, AlertState, Silence, Suppression
 from opsconsole.store.changelog import SYSTEM_ACTOR
 
@@ -169,6 +173,11 @@ def _maintenance(session: Session, actor: str, now: datetime) -> int:
         )
     ).all()
     in_window: dict[int, bool] = {}
+    many = maintenance_lookup_many()
+    if many is not None:  # every CI in one query
+        ci_ids = sorted({ci_id for _, ci_id, _ in rows if ci_id is not None})
+        windows = many(session, ci_ids, now) if ci_ids else {}
+        in_window = {ci_id: ci_id in windows for ci_id in ci_ids}
     changed: list[int] = []
     for alert_id, ci_id, suppression in rows:
         if ci_id is None:

@@ -12,7 +12,7 @@ import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
@@ -35,6 +35,7 @@ from opsconsole.store.itsm_models import Change, Incident, IncidentAlert, Journa
 from opsconsole.store.models import CI, CIClass
 
 RECORD = "incident"
+_IN_CHUNK = 900  # bound parameters per IN list (well under SQLite's limit)
 
 
 class IncidentState(enum.StrEnum):
@@ -79,6 +80,17 @@ EDITABLE_FIELDS = frozenset(
         "caused_by_change_id",
     }
 )
+
+
+class DuplicateIncident(ItsmError):
+    """Raising an incident from an alert that is already linked to an open incident: the
+    message names it; `number` and `incident_id` let a screen offer to open it instead."""
+
+    def __init__(self, alert_id: int, number: str, incident_id: int) -> None:
+        super().__init__(f"alert {alert_id} already has an open incident: {number}")
+        self.alert_id = alert_id
+        self.number = number
+        self.incident_id = incident_id
 
 
 def parse_state(text: str) -> IncidentState:
@@ -148,6 +160,20 @@ def incidents_for_alert(session: Session, alert_id: int) -> Sequence[Incident]:
         .where(IncidentAlert.alert_id == alert_id)
         .order_by(Incident.id)
     ).all()
+
+
+def open_incident_for_alert(session: Session, alert_id: int) -> Incident | None:
+    """The first (oldest) open incident the alert is linked to, if any."""
+    return session.scalar(
+        select(Incident)
+        .join(IncidentAlert, IncidentAlert.incident_id == Incident.id)
+        .where(
+            IncidentAlert.alert_id == alert_id,
+            Incident.state.in_([s.value for s in OPEN_STATES]),
+        )
+        .order_by(Incident.id)
+        .limit(1)
+    )
 
 
 # --- SLA -------------------------------------------------------------------------------------
@@ -492,11 +518,55 @@ def link_alert(session: Session, actor: str, incident: Incident, alert_id: int) 
         raise ItsmError(f"no alert with id {alert_id}")
     if session.get(IncidentAlert, (incident.id, alert_id)) is not None:
         return False
-    session.add(
-        IncidentAlert(
-            incident_id=incident.id, alert_id=alert_id, linked_by=actor, linked_at=clock.now()
+    _add_link(session, actor, incident, alert_id, clock.now())
+    session.flush()
+    return True
+
+
+class AlertLink(NamedTuple):
+    incident: Incident
+    alert_id: int
+    at: datetime | None = None  # when it was decided (default: now)
+
+
+def link_alerts(session: Session, actor: str, links: Sequence[AlertLink]) -> int:
+    """`link_alert` for many (incident, alert) pairs, in their order, as one write: one query
+    for the alerts, one for the links they have, one flush (the ITSM rules link a batch's
+    alerts with it). Returns how many were linked (not linked already)."""
+    if not links:
+        return 0
+    alert_ids = sorted({link.alert_id for link in links})
+    found: set[int] = set()
+    linked: set[tuple[int, int]] = set()
+    for start in range(0, len(alert_ids), _IN_CHUNK):
+        part = alert_ids[start : start + _IN_CHUNK]
+        found.update(session.scalars(select(Alert.id).where(Alert.id.in_(part))))
+        linked.update(
+            (incident_id, alert_id)
+            for incident_id, alert_id in session.execute(
+                select(IncidentAlert.incident_id, IncidentAlert.alert_id).where(
+                    IncidentAlert.alert_id.in_(part)
+                )
+            )
         )
-    )
+    done = 0
+    for link in links:
+        if link.alert_id not in found:
+            raise ItsmError(f"no alert with id {link.alert_id}")
+        if (link.incident.id, link.alert_id) in linked:
+            continue
+        _add_link(session, actor, link.incident, link.alert_id, link.at or clock.now())
+        linked.add((link.incident.id, link.alert_id))
+        done += 1
+    session.flush()
+    return done
+
+
+def _add_link(
+    session: Session, actor: str, incident: Incident, alert_id: int, at: datetime
+) -> None:
+    session.add(IncidentAlert(incident_id=incident.id, alert_id=alert_id, linked_by=actor,
+                              linked_at=at))  # fmt: skip
     jn.journal(
         session,
         actor,
@@ -506,9 +576,8 @@ def link_alert(session: Session, actor: str, incident: Incident, alert_id: int) 
         field="alerts",
         new=alert_id,
         text=f"alert {alert_id} linked",
+        at=at,
     )
-    session.flush()
-    return True
 
 
 def unlink_alert(session: Session, actor: str, incident: Incident, alert_id: int) -> bool:
@@ -668,8 +737,17 @@ def create_incident_from_alert(
 ) -> Incident:
     """Raise an incident from an alert, prefilled by draft_from_alert, with the alert linked.
 
-    `assign_to` assigns it at once (the "raise and take it" key of the alert queue)."""
+    `assign_to` assigns it at once (the "raise and take it" key of the alert queue). An alert
+    already linked to an open incident (New, In Progress, On Hold) gets no second one:
+    DuplicateIncident names the existing incident, and nothing is written. A resolved, closed or
+    canceled incident does not count."""
     settings = _settings(settings)
+    # The alert's row locked first (PostgreSQL; SQLite writers are serialised anyway): of two
+    # operators raising from the same alert at once, the second then sees the first's incident.
+    session.execute(select(Alert.id).where(Alert.id == alert_id).with_for_update())
+    existing = open_incident_for_alert(session, alert_id)
+    if existing is not None:
+        raise DuplicateIncident(alert_id, existing.number, existing.id)
     draft = draft_from_alert(session, alert_id, settings)
     category = draft.category if draft.category in settings.categories else None
     return create_incident(
