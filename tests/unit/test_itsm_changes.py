@@ -235,6 +235,75 @@ def test_authorize_needs_plans(estate: Store) -> None:
         go(estate, number, C.AUTHORIZE)
 
 
+def test_flow_of_each_type() -> None:
+    assert chg.flow_path("normal") == [
+        C.NEW, C.ASSESS, C.AUTHORIZE, C.SCHEDULED, C.IMPLEMENT, C.REVIEW, C.CLOSED,
+    ]  # fmt: skip
+    assert chg.flow_path(ChangeType.STANDARD) == [
+        C.NEW,
+        C.SCHEDULED,
+        C.IMPLEMENT,
+        C.REVIEW,
+        C.CLOSED,
+    ]
+    assert chg.flow_path("emergency")[:3] == [C.NEW, C.AUTHORIZE, C.SCHEDULED]
+
+
+def test_whose_approval_is_pending_and_why_not(estate: Store) -> None:
+    number = new_change(estate, ["db-01"], risk="high")
+    with estate.read() as s:
+        change = chg.get_change(s, number)
+        assert chg.required_approvers(change, SETTINGS) == ["change-manager", "cab"]
+        with pytest.raises(ItsmError, match="is New, not Authorize"):
+            chg.decidable(s, "carol", change, SETTINGS)
+    go(estate, number, C.ASSESS)
+    go(estate, number, C.AUTHORIZE)
+    with estate.read() as s:
+        change = chg.get_change(s, number)
+        assert [a.approver for a in chg.decidable(s, "carol", change, SETTINGS)] == [
+            "change-manager"
+        ]
+        assert [a.approver for a in chg.decidable(s, "erin", change, SETTINGS)] == ["cab"]
+        with pytest.raises(ItsmError, match="mallory has no approval to give"):
+            chg.decidable(s, "mallory", change, SETTINGS)
+        with pytest.raises(ItsmError, match="carol may not decide for cab"):
+            chg.decidable(s, "carol", change, SETTINGS, approver="cab")
+        with pytest.raises(ItsmError, match="no pending approval by frank"):
+            chg.decidable(s, "carol", change, SETTINGS, approver="frank")
+    decide(estate, number, "carol")
+    with estate.read() as s, pytest.raises(ItsmError, match="carol has no approval to give"):
+        chg.decidable(s, "carol", chg.get_change(s, number), SETTINGS)
+
+
+def test_approvers_are_asked_only_until_authorized(estate: Store) -> None:
+    number = new_change(estate, ["web-01"], kind="standard", template="reboot-host")
+    go(estate, number, C.SCHEDULED)
+    with (
+        pytest.raises(ItsmError, match="is scheduled: approvals are closed"),
+        estate.write("bob") as s,
+    ):
+        chg.add_approver(s, "bob", number, "frank", SETTINGS)
+
+
+def test_readiness_tells_what_each_target_needs(estate: Store) -> None:
+    number = new_change(estate, ["web-01"], risk=None, implementation_plan="")
+    with estate.read() as s:
+        change = chg.get_change(s, number)
+        assert chg.readiness(s, change, C.ASSESS, SETTINGS) == ["a risk is needed"]
+        assert chg.readiness(s, change, C.CANCELED, SETTINGS) == ["a reason to cancel is needed"]
+        why = chg.MoveDetails(cancel_reason="duplicate")
+        assert chg.readiness(s, change, C.CANCELED, SETTINGS, why) == []
+        assert chg.readiness(s, change, C.CLOSED, SETTINGS)[0].startswith("New cannot go to")
+    with estate.write("bob") as s:
+        chg.update_change(s, "bob", number, None, risk="low", settings=SETTINGS)
+    go(estate, number, C.ASSESS)
+    with estate.read() as s:
+        change = chg.get_change(s, number)
+        assert chg.readiness(s, change, C.AUTHORIZE, SETTINGS) == [
+            "the implementation plan is empty"
+        ]
+
+
 # --- conflicts -------------------------------------------------------------------------------
 
 

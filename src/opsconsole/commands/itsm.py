@@ -11,8 +11,9 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ from opsconsole.itsm import requests as req
 from opsconsole.itsm.calendars import CalendarError
 from opsconsole.itsm.journal import ItsmError, RecordRef, write_or_record_refusal
 from opsconsole.itsm.priority import PriorityError, label, parse_priority
-from opsconsole.itsm.query import VIEWS, ListQuery, QueryError
+from opsconsole.itsm.query import VIEWS, ListQuery, Page, QueryError
 from opsconsole.itsm.sla import ClockStatus
 from opsconsole.store import open_store
 from opsconsole.store.engine import Store, VersionConflict
@@ -182,6 +183,139 @@ def _save(
     return write_or_record_refusal(store, settings.actor, target, attempted, action)
 
 
+def _fields_from(args: argparse.Namespace, options: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Field values from the options given (`''` clears a field: None)."""
+    fields: dict[str, Any] = {}
+    for option, field in options:
+        value = getattr(args, option)
+        if value is not None:
+            fields[field] = value if value != "" else None
+    return fields
+
+
+# --- what the incident and change commands share ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tickets:
+    """One kind of ticket as the shared sub-commands (list, show, create, edit, note) see it."""
+
+    record: str  # the journal's record type
+    get: Callable[[Session, str], Any]
+    describe: Callable[..., dict[str, Any]]  # (session, ticket, settings, *, full) -> JSON
+    page: Callable[..., Page[Any]]
+    add_note: Callable[..., JournalEntry]
+    header: str
+    line: Callable[[Any, dict[str, Any]], str]  # (ticket, its JSON) -> a list line
+    print_full: Callable[[dict[str, Any]], None]
+    print_saved: Callable[[dict[str, Any]], None]
+    saved_full: bool = False  # does the answer to a save describe the ticket in full
+
+    def ref(self, number: str) -> Callable[[Session], RecordRef]:
+        return lambda session: RecordRef(self.record, self.get(session, number).id)
+
+
+def _list_tickets(kind: Tickets, args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(args, settings)
+    with store.read() as session:
+        query = _query(args, settings, _ci_id(session, args.ci))
+        result = kind.page(session, query, after=args.after, limit=args.limit)
+        rows = [kind.describe(session, ticket, settings) for ticket in result.rows]
+    if args.json:
+        _print_json({"rows": rows, "next": result.next_cursor})
+        return 0
+    print(kind.header)
+    for ticket, row in zip(result.rows, rows, strict=True):
+        print(kind.line(ticket, row))
+    if result.next_cursor:
+        print(f"# more: --after {result.next_cursor}", file=sys.stderr)
+    return 0
+
+
+def _show_ticket(kind: Tickets, args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(args, settings)
+    with store.read() as session:
+        data = kind.describe(session, kind.get(session, args.number), settings, full=True)
+    if args.json:
+        _print_json(data)
+    else:
+        kind.print_full(data)
+    return 0
+
+
+def _saved(
+    kind: Tickets, args: argparse.Namespace, store: Store, settings: Settings, number: str
+) -> int:
+    """The answer to a save: the ticket as it is now."""
+    with store.read() as session:
+        data = kind.describe(session, kind.get(session, number), settings, full=kind.saved_full)
+    if args.json:
+        _print_json(data)
+    else:
+        kind.print_saved(data)
+    return 0
+
+
+def _write_ticket(
+    kind: Tickets, args: argparse.Namespace, settings: Settings, write: Callable[[Session], Any]
+) -> int:
+    """`write` in one transaction; the answer shows the ticket it returns."""
+    store = _store(args, settings)
+    with store.write(settings.actor) as session:
+        number = write(session).number
+    return _saved(kind, args, store, settings, number)
+
+
+def _edit_ticket(
+    kind: Tickets,
+    args: argparse.Namespace,
+    store: Store,
+    settings: Settings,
+    attempted: dict[str, Any],
+    edit: Callable[[Session], Any],
+) -> int:
+    """`edit` the ticket `args.number`; a refusal for a version conflict is journaled."""
+    number = _save(store, settings, kind.ref(args.number), attempted, lambda s: edit(s).number)
+    return _saved(kind, args, store, settings, number)
+
+
+def _note_ticket(kind: Tickets, args: argparse.Namespace, settings: Settings) -> int:
+    store = _store(args, settings)
+    with store.write(settings.actor) as session:
+        entry = kind.add_note(
+            session, settings.actor, args.number, args.text, internal=not args.comment
+        )
+        result = _journal_json(entry)
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"{args.number.upper()}: {result['kind'].replace('_', ' ')} added")
+    return 0
+
+
+def _add_list_parser(sub: Any, kind: Tickets, help: str, *, priorities: bool = True) -> None:
+    p = sub.add_parser("list", help=help)
+    _add_list_arguments(p, priorities=priorities)
+    p.set_defaults(handler=_guard(partial(_list_tickets, kind)))
+
+
+def _add_show_parser(sub: Any, name: str, handler: Handler, help: str | None = None) -> None:
+    """`NAME number [--json]`."""
+    p = sub.add_parser(name, **({"help": help} if help else {}))
+    p.add_argument("number")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=handler)
+
+
+def _add_note_parser(sub: Any, kind: Tickets, help: str, comment_help: str | None) -> None:
+    p = sub.add_parser("note", help=help)
+    p.add_argument("number")
+    p.add_argument("text")
+    p.add_argument("--comment", action="store_true", help=comment_help)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=_guard(partial(_note_ticket, kind)))
+
+
 # --- incidents -------------------------------------------------------------------------------
 
 
@@ -299,56 +433,48 @@ def _print_incident(data: dict[str, Any]) -> None:
             )
 
 
-@_guard
-def incident_list(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(args, settings)
-    with store.read() as session:
-        query = _query(args, settings, _ci_id(session, args.ci))
-        result = inc.list_incidents(session, query, after=args.after, limit=args.limit)
-        rows = [incident_json(session, i, settings) for i in result.rows]
-    if args.json:
-        _print_json({"rows": rows, "next": result.next_cursor})
-        return 0
-    print(f"{'NUMBER':<11} {'PRI':<3} {'STATE':<11} {'SLA':<24} {'ASSIGNEE':<14} SHORT DESCRIPTION")
-    for row in rows:
-        print(
-            f"{row['number']:<11} {row['priority']:<3} {row['state']:<11} "
-            f"{_plain(row['sla']['text'])[:24]:<24} {_plain(row['assignee'] or '-')[:14]:<14} "
-            f"{_plain(row['short_description'])}"
-        )
-    if result.next_cursor:
-        print(f"# more: --after {result.next_cursor}", file=sys.stderr)
-    return 0
+def _print_incident_saved(data: dict[str, Any]) -> None:
+    print(f"{data['number']} {data['state']} {data['priority']} version {data['version']}")
 
 
-@_guard
-def incident_show(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(args, settings)
-    with store.read() as session:
-        data = incident_json(session, inc.get_incident(session, args.number), settings, full=True)
-    if args.json:
-        _print_json(data)
-    else:
-        _print_incident(data)
-    return 0
+def _incident_line(_: Incident, row: dict[str, Any]) -> str:
+    return (
+        f"{row['number']:<11} {row['priority']:<3} {row['state']:<11} "
+        f"{_plain(row['sla']['text'])[:24]:<24} {_plain(row['assignee'] or '-')[:14]:<14} "
+        f"{_plain(row['short_description'])}"
+    )
 
 
-def _done(args: argparse.Namespace, store: Store, settings: Settings, number: str) -> int:
-    with store.read() as session:
-        data = incident_json(session, inc.get_incident(session, number), settings)
-    if args.json:
-        _print_json(data)
-    else:
-        print(f"{data['number']} {data['state']} {data['priority']} version {data['version']}")
-    return 0
+INCIDENTS = Tickets(
+    record="incident",
+    get=inc.get_incident,
+    describe=incident_json,
+    page=inc.list_incidents,
+    add_note=inc.add_note,
+    header=(
+        f"{'NUMBER':<11} {'PRI':<3} {'STATE':<11} {'SLA':<24} {'ASSIGNEE':<14} SHORT DESCRIPTION"
+    ),
+    line=_incident_line,
+    print_full=_print_incident,
+    print_saved=_print_incident_saved,
+)
+INCIDENT_FIELDS = (
+    ("short", "short_description"),
+    ("description", "description"),
+    ("caller", "caller"),
+    ("category", "category"),
+    ("impact", "impact"),
+    ("urgency", "urgency"),
+    ("group", "assignment_group"),
+    ("assign", "assignee"),
+)
 
 
 @_guard
 def incident_create(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(args, settings)
-    with store.write(settings.actor) as session:
+    def create(session: Session) -> Incident:
         if args.from_alert is not None:
-            incident = inc.create_incident_from_alert(
+            return inc.create_incident_from_alert(
                 session,
                 settings.actor,
                 args.from_alert,
@@ -359,49 +485,31 @@ def incident_create(args: argparse.Namespace, settings: Settings) -> int:
                 urgency=args.urgency,
                 settings=settings.itsm,
             )
-        else:
-            if not args.short:
-                raise ItsmError("--short is required (or --from-alert ID)")
-            incident = inc.create_incident(
-                session,
-                settings.actor,
-                short_description=args.short,
-                description=args.description or "",
-                caller=args.caller or settings.actor,
-                category=args.category,
-                ci_id=_ci_id(session, args.ci),
-                service_id=_ci_id(session, args.service),
-                impact=args.impact or 3,
-                urgency=args.urgency or 3,
-                assignment_group=args.group,
-                assignee=args.assign,
-                settings=settings.itsm,
-            )
-        number = incident.number
-    return _done(args, store, settings, number)
+        if not args.short:
+            raise ItsmError("--short is required (or --from-alert ID)")
+        return inc.create_incident(
+            session,
+            settings.actor,
+            short_description=args.short,
+            description=args.description or "",
+            caller=args.caller or settings.actor,
+            category=args.category,
+            ci_id=_ci_id(session, args.ci),
+            service_id=_ci_id(session, args.service),
+            impact=args.impact or 3,
+            urgency=args.urgency or 3,
+            assignment_group=args.group,
+            assignee=args.assign,
+            settings=settings.itsm,
+        )
 
-
-def _incident_ref(number: str) -> Callable[[Session], RecordRef]:
-    return lambda session: RecordRef("incident", inc.get_incident(session, number).id)
+    return _write_ticket(INCIDENTS, args, settings, create)
 
 
 @_guard
 def incident_update(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(args, settings)
-    changes: dict[str, Any] = {}
-    for option, field in (
-        ("short", "short_description"),
-        ("description", "description"),
-        ("caller", "caller"),
-        ("category", "category"),
-        ("impact", "impact"),
-        ("urgency", "urgency"),
-        ("group", "assignment_group"),
-        ("assign", "assignee"),
-    ):
-        value = getattr(args, option)
-        if value is not None:
-            changes[field] = value if value != "" else None
+    changes = _fields_from(args, INCIDENT_FIELDS)
     if args.unassign:
         changes["assignee"] = None
     refs: dict[str, Any] = {
@@ -413,7 +521,7 @@ def incident_update(args: argparse.Namespace, settings: Settings) -> int:
     if not changes and all(v is None for v in refs.values()):
         raise ItsmError("nothing to change: give at least one field option")
 
-    def action(session: Session) -> str:
+    def edit(session: Session) -> Incident:
         fields = dict(changes)
         if args.ci is not None:
             fields["ci_id"] = _ci_id(session, args.ci)
@@ -427,7 +535,7 @@ def incident_update(args: argparse.Namespace, settings: Settings) -> int:
             fields["caused_by_change_id"] = (
                 chg.get_change(session, args.caused_by).id if args.caused_by else None
             )
-        incident = inc.update_incident(
+        return inc.update_incident(
             session,
             settings.actor,
             args.number,
@@ -435,18 +543,14 @@ def incident_update(args: argparse.Namespace, settings: Settings) -> int:
             settings=settings.itsm,
             **fields,
         )
-        return incident.number
 
     attempted = {**changes, **{k: v for k, v in refs.items() if v is not None}}
-    number = _save(store, settings, _incident_ref(args.number), attempted, action)
-    return _done(args, store, settings, number)
+    return _edit_ticket(INCIDENTS, args, store, settings, attempted, edit)
 
 
 @_guard
 def incident_transition(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(args, settings)
-
-    def action(session: Session) -> str:
+    def edit(session: Session) -> Incident:
         return inc.transition_incident(
             session,
             settings.actor,
@@ -458,18 +562,15 @@ def incident_transition(args: argparse.Namespace, settings: Settings) -> int:
             resolution_notes=args.notes,
             note=args.note,
             settings=settings.itsm,
-        ).number
+        )
 
     attempted = {"state": args.state}
-    number = _save(store, settings, _incident_ref(args.number), attempted, action)
-    return _done(args, store, settings, number)
+    return _edit_ticket(INCIDENTS, args, _store(args, settings), settings, attempted, edit)
 
 
 @_guard
 def incident_resolve(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(args, settings)
-
-    def action(session: Session) -> str:
+    def edit(session: Session) -> Incident:
         return inc.resolve_incident(
             session,
             settings.actor,
@@ -478,26 +579,10 @@ def incident_resolve(args: argparse.Namespace, settings: Settings) -> int:
             code=args.code,
             notes=args.notes,
             settings=settings.itsm,
-        ).number
+        )
 
     attempted = {"state": "resolved", "resolution_code": args.code}
-    number = _save(store, settings, _incident_ref(args.number), attempted, action)
-    return _done(args, store, settings, number)
-
-
-@_guard
-def incident_note(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(args, settings)
-    with store.write(settings.actor) as session:
-        entry = inc.add_note(
-            session, settings.actor, args.number, args.text, internal=not args.comment
-        )
-        result = _journal_json(entry)
-    if args.json:
-        _print_json(result)
-    else:
-        print(f"{args.number.upper()}: {result['kind'].replace('_', ' ')} added")
-    return 0
+    return _edit_ticket(INCIDENTS, args, _store(args, settings), settings, attempted, edit)
 
 
 def _register_incident(commands: Any) -> None:
@@ -505,14 +590,13 @@ def _register_incident(commands: Any) -> None:
     sub = parser.add_subparsers(dest="incident_command", metavar="ACTION")
     sub.required = True
 
-    p = sub.add_parser("list", help="a page of incidents (quick views, filters)")
-    _add_list_arguments(p)
-    p.set_defaults(handler=incident_list)
-
-    p = sub.add_parser("show", help="one incident with its SLA clocks and journal")
-    p.add_argument("number")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=incident_show)
+    _add_list_parser(sub, INCIDENTS, "a page of incidents (quick views, filters)")
+    _add_show_parser(
+        sub,
+        "show",
+        _guard(partial(_show_ticket, INCIDENTS)),
+        "one incident with its SLA clocks and journal",
+    )
 
     p = sub.add_parser("create", help="raise an incident (by hand or from an alert)")
     p.add_argument("--short", help="short description")
@@ -572,12 +656,9 @@ def _register_incident(commands: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=incident_resolve)
 
-    p = sub.add_parser("note", help="add a work note (or a user-facing comment)")
-    p.add_argument("number")
-    p.add_argument("text")
-    p.add_argument("--comment", action="store_true", help="user-facing comment")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=incident_note)
+    _add_note_parser(
+        sub, INCIDENTS, "add a work note (or a user-facing comment)", "user-facing comment"
+    )
 
 
 # --- changes ---------------------------------------------------------------------------------
@@ -693,63 +774,53 @@ def _print_change(data: dict[str, Any]) -> None:
             )
 
 
-def _change_done(args: argparse.Namespace, store: Store, settings: Settings, number: str) -> int:
-    with store.read() as session:
-        change = chg.get_change(session, number)
-        data = change_json(session, change, settings, full=True)
-    if args.json:
-        _print_json(data)
-        return 0
+def _print_change_saved(data: dict[str, Any]) -> None:
     print(f"{data['number']} {data['type']} {data['state']} version {data['version']}")
     for conflict in data["conflict_list"]:
         print(f"  CONFLICT {conflict['kind']}: {_plain(conflict['detail'])}")
-    return 0
 
 
-def _change_ref(number: str) -> Callable[[Session], RecordRef]:
-    return lambda session: RecordRef("change", chg.get_change(session, number).id)
+def _change_line(change: Change, row: dict[str, Any]) -> str:
+    return (
+        f"{row['number']:<11} {row['type']:<9} {row['state']:<10} "
+        f"{_local(change.planned_start):<16} {row['conflicts']:>4}  "
+        f"{_plain(row['short_description'])}"
+    )
 
 
-@_guard
-def change_list(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(args, settings)
-    with store.read() as session:
-        query = _query(args, settings, _ci_id(session, args.ci))
-        result = chg.list_changes(session, query, after=args.after, limit=args.limit)
-        counts = chg.conflict_counts(session, [c.id for c in result.rows])
-        rows = [change_json(session, c, settings) for c in result.rows]
-    if args.json:
-        _print_json({"rows": rows, "next": result.next_cursor})
-        return 0
-    print(f"{'NUMBER':<11} {'TYPE':<9} {'STATE':<10} {'PLANNED START':<16} {'CONF':>4}  SHORT")
-    for change, row in zip(result.rows, rows, strict=True):
-        print(
-            f"{row['number']:<11} {row['type']:<9} {row['state']:<10} "
-            f"{_local(change.planned_start):<16} {counts.get(change.id, 0):>4}  "
-            f"{_plain(row['short_description'])}"
-        )
-    if result.next_cursor:
-        print(f"# more: --after {result.next_cursor}", file=sys.stderr)
-    return 0
-
-
-@_guard
-def change_show(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(args, settings)
-    with store.read() as session:
-        data = change_json(session, chg.get_change(session, args.number), settings, full=True)
-    if args.json:
-        _print_json(data)
-    else:
-        _print_change(data)
-    return 0
+CHANGES = Tickets(
+    record="change",
+    get=chg.get_change,
+    describe=change_json,
+    page=chg.list_changes,
+    add_note=chg.add_note,
+    header=f"{'NUMBER':<11} {'TYPE':<9} {'STATE':<10} {'PLANNED START':<16} {'CONF':>4}  SHORT",
+    line=_change_line,
+    print_full=_print_change,
+    print_saved=_print_change_saved,
+    saved_full=True,
+)
+CHANGE_FIELDS = (
+    ("short", "short_description"),
+    ("description", "description"),
+    ("justification", "justification"),
+    ("risk", "risk"),
+    ("impact", "impact"),
+    ("group", "assignment_group"),
+    ("assign", "assignee"),
+    ("implementation", "implementation_plan"),
+    ("backout", "backout_plan"),
+    ("test", "test_plan"),
+    ("close_code", "close_code"),
+    ("close_notes", "close_notes"),
+    ("review", "review_notes"),
+)
 
 
 @_guard
 def change_create(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(args, settings)
-    with store.write(settings.actor) as session:
-        change = chg.create_change(
+    def create(session: Session) -> Change:
+        return chg.create_change(
             session,
             settings.actor,
             change_type=args.type,
@@ -769,32 +840,14 @@ def change_create(args: argparse.Namespace, settings: Settings) -> int:
             test_plan=args.test or "",
             settings=settings.itsm,
         )
-        number = change.number
-    return _change_done(args, store, settings, number)
+
+    return _write_ticket(CHANGES, args, settings, create)
 
 
 @_guard
 def change_update(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(args, settings)
-    fields: dict[str, Any] = {}
-    for option, field in (
-        ("short", "short_description"),
-        ("description", "description"),
-        ("justification", "justification"),
-        ("risk", "risk"),
-        ("impact", "impact"),
-        ("group", "assignment_group"),
-        ("assign", "assignee"),
-        ("implementation", "implementation_plan"),
-        ("backout", "backout_plan"),
-        ("test", "test_plan"),
-        ("close_code", "close_code"),
-        ("close_notes", "close_notes"),
-        ("review", "review_notes"),
-    ):
-        value = getattr(args, option)
-        if value is not None:
-            fields[field] = value if value != "" else None
+    fields = _fields_from(args, CHANGE_FIELDS)
     if args.start:
         fields["planned_start"] = _when(args.start)
     if args.end:
@@ -802,7 +855,7 @@ def change_update(args: argparse.Namespace, settings: Settings) -> int:
     if not fields and args.ci is None:
         raise ItsmError("nothing to change: give at least one field option")
 
-    def action(session: Session) -> str:
+    def edit(session: Session) -> Change:
         ci_ids = [get_ci(session, n).id for n in args.ci] if args.ci is not None else None
         return chg.update_change(
             session,
@@ -812,18 +865,15 @@ def change_update(args: argparse.Namespace, settings: Settings) -> int:
             ci_ids=ci_ids,
             settings=settings.itsm,
             **fields,
-        ).number
+        )
 
     attempted = {**fields, **({"cis": args.ci} if args.ci is not None else {})}
-    number = _save(store, settings, _change_ref(args.number), attempted, action)
-    return _change_done(args, store, settings, number)
+    return _edit_ticket(CHANGES, args, store, settings, attempted, edit)
 
 
 @_guard
 def change_transition(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(args, settings)
-
-    def action(session: Session) -> str:
+    def edit(session: Session) -> Change:
         return chg.transition_change(
             session,
             settings.actor,
@@ -837,46 +887,30 @@ def change_transition(args: argparse.Namespace, settings: Settings) -> int:
             cancel_reason=args.reason,
             note=args.note,
             settings=settings.itsm,
-        ).number
+        )
 
-    number = _save(store, settings, _change_ref(args.number), {"state": args.state}, action)
-    return _change_done(args, store, settings, number)
+    attempted = {"state": args.state}
+    return _edit_ticket(CHANGES, args, _store(args, settings), settings, attempted, edit)
 
 
 @_guard
 def change_approve(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(args, settings)
-    with store.write(settings.actor) as session:
+    def approve(session: Session) -> Change:
         if args.add:
             chg.add_approver(session, settings.actor, args.number, args.add, settings.itsm)
-            number = args.number
-        else:
-            decision = "rejected" if args.reject else "approved"
-            number = chg.decide(
-                session,
-                settings.actor,
-                args.number,
-                decision,
-                args.comment or "",
-                approver=args.approver,
-                settings=settings.itsm,
-            ).number
-    return _change_done(args, store, settings, number)
-
-
-@_guard
-def change_note(args: argparse.Namespace, settings: Settings) -> int:
-    store = _store(args, settings)
-    with store.write(settings.actor) as session:
-        entry = chg.add_note(
-            session, settings.actor, args.number, args.text, internal=not args.comment
+            return chg.get_change(session, args.number)
+        decision = "rejected" if args.reject else "approved"
+        return chg.decide(
+            session,
+            settings.actor,
+            args.number,
+            decision,
+            args.comment or "",
+            approver=args.approver,
+            settings=settings.itsm,
         )
-        result = _journal_json(entry)
-    if args.json:
-        _print_json(result)
-    else:
-        print(f"{args.number.upper()}: {result['kind'].replace('_', ' ')} added")
-    return 0
+
+    return _write_ticket(CHANGES, args, settings, approve)
 
 
 @_guard
@@ -950,14 +984,13 @@ def _register_change(commands: Any) -> None:
     sub = parser.add_subparsers(dest="change_command", metavar="ACTION")
     sub.required = True
 
-    p = sub.add_parser("list", help="a page of changes")
-    _add_list_arguments(p, priorities=False)
-    p.set_defaults(handler=change_list)
-
-    p = sub.add_parser("show", help="one change: plans, CIs, approvals, conflicts, journal")
-    p.add_argument("number")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=change_show)
+    _add_list_parser(sub, CHANGES, "a page of changes", priorities=False)
+    _add_show_parser(
+        sub,
+        "show",
+        _guard(partial(_show_ticket, CHANGES)),
+        "one change: plans, CIs, approvals, conflicts, journal",
+    )
 
     p = sub.add_parser("create", help="a new change (standard ones from a template)")
     p.add_argument("--type", default="normal", choices=("standard", "normal", "emergency"))
@@ -1003,17 +1036,10 @@ def _register_change(commands: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=change_approve)
 
-    p = sub.add_parser("note", help="add a work note (or a comment)")
-    p.add_argument("number")
-    p.add_argument("text")
-    p.add_argument("--comment", action="store_true")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=change_note)
-
-    p = sub.add_parser("conflicts", help="re-run conflict detection and list the conflicts")
-    p.add_argument("number")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=change_conflicts)
+    _add_note_parser(sub, CHANGES, "add a work note (or a comment)", None)
+    _add_show_parser(
+        sub, "conflicts", change_conflicts, "re-run conflict detection and list the conflicts"
+    )
 
     p = sub.add_parser("calendar", help="changes planned on CIs and their neighbours")
     p.add_argument("--ci", action="append", required=True, help="CI name (repeatable)")
@@ -1128,22 +1154,21 @@ def problem_create(args: argparse.Namespace, settings: Settings) -> int:
     return _show_record(args, data)
 
 
+PROBLEM_FIELDS = (
+    ("short", "short_description"),
+    ("description", "description"),
+    ("group", "assignment_group"),
+    ("assign", "assignee"),
+    ("root_cause", "root_cause"),
+    ("workaround", "workaround"),
+    ("fix_notes", "fix_notes"),
+)
+
+
 @_guard
 def problem_update(args: argparse.Namespace, settings: Settings) -> int:
     store = _store(args, settings)
-    fields: dict[str, Any] = {}
-    for option, field in (
-        ("short", "short_description"),
-        ("description", "description"),
-        ("group", "assignment_group"),
-        ("assign", "assignee"),
-        ("root_cause", "root_cause"),
-        ("workaround", "workaround"),
-        ("fix_notes", "fix_notes"),
-    ):
-        value = getattr(args, option)
-        if value is not None:
-            fields[field] = value if value != "" else None
+    fields = _fields_from(args, PROBLEM_FIELDS)
     if args.priority:
         fields["priority"] = parse_priority(args.priority)
 
@@ -1214,10 +1239,7 @@ def _register_problem(commands: Any) -> None:
     p = sub.add_parser("list")
     _add_list_arguments(p)
     p.set_defaults(handler=problem_list)
-    p = sub.add_parser("show")
-    p.add_argument("number")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=problem_show)
+    _add_show_parser(sub, "show", problem_show)
     for name in ("create", "update"):
         p = sub.add_parser(name)
         if name == "update":
@@ -1403,10 +1425,7 @@ def _register_request(commands: Any) -> None:
     p = sub.add_parser("list")
     _add_list_arguments(p, priorities=False)
     p.set_defaults(handler=request_list)
-    p = sub.add_parser("show")
-    p.add_argument("number")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=request_show)
+    _add_show_parser(sub, "show", request_show)
     p = sub.add_parser("submit", help="request a catalog item")
     p.add_argument("item")
     p.add_argument("field", nargs="*", metavar="NAME=VALUE")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from collections import defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -87,6 +87,8 @@ CANCELABLE = (C.NEW, C.ASSESS, C.AUTHORIZE, C.SCHEDULED, C.IMPLEMENT)
 ACTIVE = (C.NEW, C.ASSESS, C.AUTHORIZE, C.SCHEDULED, C.IMPLEMENT)
 PLANNING_STATES = (C.NEW, C.ASSESS, C.AUTHORIZE, C.SCHEDULED)
 OPEN = (C.NEW, C.ASSESS, C.AUTHORIZE, C.SCHEDULED, C.IMPLEMENT, C.REVIEW)
+# Approvers may be added until the change is authorized; they decide only in Authorize.
+ASKING_STATES = (C.NEW, C.ASSESS, C.AUTHORIZE)
 
 EDITABLE_FIELDS = frozenset(
     {
@@ -150,6 +152,32 @@ def maintenance_change(session: Session, ci_id: int, at: datetime) -> Change | N
         .order_by(Change.planned_start, Change.id)
         .limit(1)
     )
+
+
+MAINTENANCE_CHUNK = 900  # CI ids per IN list: well under SQLite's bound-parameter limit
+
+
+def maintenance_changes(session: Session, ci_ids: Sequence[int], at: datetime) -> dict[int, Change]:
+    """`maintenance_change` for many CIs at once (one query per 900 CIs): for each CI in
+    maintenance at `at`, the change `maintenance_change` gives it (earliest start, lowest id).
+    The events pipeline asks this once per batch."""
+    found: dict[int, Change] = {}
+    ids = list(dict.fromkeys(ci_ids))
+    for first in range(0, len(ids), MAINTENANCE_CHUNK):
+        rows = session.execute(
+            select(ChangeCI.ci_id, Change)
+            .join(Change, ChangeCI.change_id == Change.id)
+            .where(
+                ChangeCI.ci_id.in_(ids[first : first + MAINTENANCE_CHUNK]),
+                Change.state == C.IMPLEMENT.value,
+                Change.planned_start <= at,
+                Change.planned_end > at,
+            )
+            .order_by(ChangeCI.ci_id, Change.planned_start, Change.id)
+        )
+        for ci_id, change in rows:
+            found.setdefault(ci_id, change)
+    return found
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -216,6 +244,24 @@ def allowed_transitions(change: Change) -> list[ChangeState]:
     if state in CANCELABLE:
         nexts.append(C.CANCELED)
     return nexts
+
+
+def flow_path(change_type: ChangeType | str) -> list[ChangeState]:
+    """The states a change of this type goes through when all goes well, New to Closed."""
+    flow = FLOWS[ChangeType(change_type)]
+    path = [C.NEW]
+    while path[-1] in flow:
+        path.append(flow[path[-1]][0])
+    return path
+
+
+def _require_state(change: Change, allowed: Iterable[ChangeState], refusal: str) -> ChangeState:
+    """The change's state if it is one of `allowed`; otherwise refuse with `refusal`, which may
+    name {number}, {state} (the value) and {label}."""
+    state = ChangeState(change.state)
+    if state not in allowed:
+        raise ItsmError(refusal.format(number=change.number, state=state.value, label=state.label))
+    return state
 
 
 # --- conflicts -------------------------------------------------------------------------------
@@ -405,17 +451,7 @@ def recheck_conflicts(
             or_(ChangeConflict.change_id == change.id, ChangeConflict.other_change_id == change.id)
         )
     )
-    found: list[Conflict] = []
-    if ChangeState(change.state) in ACTIVE:
-        found = find_conflicts(
-            session,
-            change_ci_ids(session, change),
-            change.planned_start,
-            change.planned_end,
-            assignee=change.assignee,
-            exclude_change_id=change.id,
-            settings=settings,
-        )
+    found = live_conflicts(session, change, settings) if ChangeState(change.state) in ACTIVE else []
     now = clock.now()
     for conflict in found:
         session.add(
@@ -445,6 +481,21 @@ def recheck_conflicts(
     session.execute(update(Change).where(Change.id == change.id).values(conflicts_checked_at=now))
     session.flush()
     return found
+
+
+def live_conflicts(
+    session: Session, change: Change, settings: ItsmSettings | None
+) -> list[Conflict]:
+    """Conflicts of the change as it is stored now (nothing is written)."""
+    return find_conflicts(
+        session,
+        change_ci_ids(session, change),
+        change.planned_start,
+        change.planned_end,
+        assignee=change.assignee,
+        exclude_change_id=change.id,
+        settings=settings,
+    )
 
 
 def stored_conflicts(session: Session, change: Change) -> Sequence[ChangeConflict]:
@@ -550,6 +601,19 @@ def _check_window(start: datetime | None, end: datetime | None) -> None:
         raise ItsmError("the planned end must be after the planned start")
 
 
+def _check_fields(fields: dict[str, Any], settings: ItsmSettings) -> None:
+    """The checks create and update share, on the fields given (absent ones pass)."""
+    risks = settings.changes.risks
+    if fields.get("risk") not in (None, *risks):
+        raise ItsmError(f"unknown risk {fields['risk']!r} ({', '.join(risks)})")
+    if fields.get("close_code") not in (None, *settings.changes.close_codes):
+        raise ItsmError(f"unknown close code {fields['close_code']!r}")
+    if "impact" in fields and not 1 <= int(fields["impact"]) <= 3:
+        raise ItsmError("impact must be 1 (high), 2 (medium) or 3 (low)")
+    if "short_description" in fields and not str(fields["short_description"] or "").strip():
+        raise ItsmError("a short description is required")
+
+
 def _check_cis(session: Session, ci_ids: Iterable[int]) -> list[int]:
     ids = sorted(set(ci_ids))
     found = set(session.scalars(select(CI.id).where(CI.id.in_(ids)))) if ids else set()
@@ -611,8 +675,7 @@ def create_change(
     the window defaults to the template's duration from planned_start)."""
     settings = _settings(settings)
     kind = parse_type(change_type) if isinstance(change_type, str) else change_type
-    if not 1 <= impact <= 3:
-        raise ItsmError("impact must be 1 (high), 2 (medium) or 3 (low)")
+    _check_fields({"impact": impact}, settings)
     if kind is ChangeType.STANDARD:
         if template is None or template not in settings.changes.templates:
             names = ", ".join(settings.changes.templates) or "none configured"
@@ -631,10 +694,7 @@ def create_change(
             planned_end = planned_start + spec.duration
     elif template is not None:
         raise ItsmError("only standard changes come from a template")
-    if not short_description.strip():
-        raise ItsmError("a short description is required")
-    if risk is not None and risk not in settings.changes.risks:
-        raise ItsmError(f"unknown risk {risk!r} ({', '.join(settings.changes.risks)})")
+    _check_fields({"short_description": short_description, "risk": risk}, settings)
     _check_window(planned_start, planned_end)
     ids = _check_cis(session, ci_ids)
     now = clock.now()
@@ -706,28 +766,15 @@ def update_change(
         raise ItsmError(f"not editable: {', '.join(sorted(unknown))}")
     change = _locked(session, number)
     jn.check_version("change", change.number, change, expected_version)
-    state = ChangeState(change.state)
-    if state in (C.CLOSED, C.CANCELED):
-        raise ItsmError(f"{change.number} is {state.value}: it can no longer be edited")
+    state = _require_state(change, OPEN, "{number} is {state}: it can no longer be edited")
     if change.change_type == ChangeType.STANDARD and TEMPLATE_FIELDS & set(changes):
         fixed = ", ".join(sorted(TEMPLATE_FIELDS & set(changes)))
         raise ItsmError(f"a standard change keeps its template's {fixed}")
-    planning = {"planned_start", "planned_end"} & set(changes) or ci_ids is not None
-    if planning and state not in PLANNING_STATES:
-        raise ItsmError(
-            f"{change.number} is {state.label}: its CIs and window can no longer change"
+    if {"planned_start", "planned_end"} & set(changes) or ci_ids is not None:
+        _require_state(
+            change, PLANNING_STATES, "{number} is {label}: its CIs and window can no longer change"
         )
-    if "risk" in changes and changes["risk"] not in (None, *settings.changes.risks):
-        raise ItsmError(f"unknown risk {changes['risk']!r} ({', '.join(settings.changes.risks)})")
-    if "close_code" in changes and changes["close_code"] not in (
-        None,
-        *settings.changes.close_codes,
-    ):
-        raise ItsmError(f"unknown close code {changes['close_code']!r}")
-    if "impact" in changes and not 1 <= int(changes["impact"]) <= 3:
-        raise ItsmError("impact must be 1 (high), 2 (medium) or 3 (low)")
-    if "short_description" in changes and not str(changes["short_description"] or "").strip():
-        raise ItsmError("a short description is required")
+    _check_fields(changes, settings)
     _check_window(
         changes.get("planned_start", change.planned_start),
         changes.get("planned_end", change.planned_end),
@@ -778,44 +825,47 @@ def _replan_after_approval(
     )
 
 
-def _required_approvers(change: Change, settings: ItsmSettings) -> list[str]:
+def required_approvers(change: Change, settings: ItsmSettings) -> list[str]:
+    """Who Authorize asks: `emergency_approvers`, or the approvers of the change's risk."""
     if change.change_type == ChangeType.EMERGENCY:
         return list(settings.changes.emergency_approvers)
     return list(settings.changes.approvers.get(change.risk or "", []))
+
+
+def _journal_approval(
+    session: Session, actor: str, change: Change, new: str, old: str | None = None, text: str = ""
+) -> None:
+    jn.journal(
+        session, actor, RECORD, change.id, "field", field="approval", old=old, new=new, text=text
+    )
+
+
+def _ask(session: Session, actor: str, change: Change, approver: str) -> ChangeApproval:
+    approval = ChangeApproval(
+        change_id=change.id, approver=approver, decision="requested", requested_at=clock.now()
+    )
+    session.add(approval)
+    _journal_approval(session, actor, change, f"{approver}: requested")
+    return approval
 
 
 def _request_approvals(
     session: Session, actor: str, change: Change, settings: ItsmSettings, *, reset: bool
 ) -> None:
     existing = {a.approver: a for a in approvals(session, change)}
-    now = clock.now()
-    for approver in _required_approvers(change, settings):
+    for approver in required_approvers(change, settings):
         if approver not in existing:
-            existing[approver] = ChangeApproval(
-                change_id=change.id, approver=approver, decision="requested", requested_at=now
-            )
-            session.add(existing[approver])
-            jn.journal(
-                session,
-                actor,
-                RECORD,
-                change.id,
-                "field",
-                field="approval",
-                new=f"{approver}: requested",
-            )
+            existing[approver] = _ask(session, actor, change, approver)
     if reset:
+        now = clock.now()
         for approval in existing.values():
             if approval.decision != "requested":
-                jn.journal(
+                _journal_approval(
                     session,
                     actor,
-                    RECORD,
-                    change.id,
-                    "field",
-                    field="approval",
+                    change,
+                    f"{approval.approver}: requested",
                     old=f"{approval.approver}: {approval.decision}",
-                    new=f"{approval.approver}: requested",
                 )
                 approval.decision, approval.comment = "requested", ""
                 approval.decided_at, approval.decided_by = None, None
@@ -824,70 +874,115 @@ def _request_approvals(
     session.expire(change, ["approvals"])
 
 
+# --- readiness: what each target state needs ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MoveDetails:
+    """The values a move may carry, for the target states that need them."""
+
+    override_conflicts: str | None = None
+    close_code: str | None = None
+    close_notes: str | None = None
+    review_notes: str | None = None
+    cancel_reason: str | None = None
+
+
+Guard = Callable[[Session, Change, ItsmSettings, MoveDetails], list[str]]
+
+
+def _planned(session: Session, change: Change, _: ItsmSettings, __: MoveDetails) -> list[str]:
+    problems = []
+    if change.planned_start is None or change.planned_end is None:
+        problems.append("a planned start and end are needed")
+    if not change_ci_ids(session, change):
+        problems.append("at least one CI is needed")
+    return problems
+
+
+def _risked(_: Session, change: Change, __: ItsmSettings, ___: MoveDetails) -> list[str]:
+    return ["a risk is needed"] if change.risk is None else []
+
+
+def _planned_work(
+    session: Session, change: Change, settings: ItsmSettings, _: MoveDetails
+) -> list[str]:
+    problems = [
+        f"the {name.replace('_', ' ')} is empty"
+        for name in ("implementation_plan", "backout_plan", "test_plan")
+        if not getattr(change, name).strip()
+    ]
+    if not required_approvers(change, settings) and not approvals(session, change):
+        problems.append("nobody to approve it: add an approver")
+    return problems
+
+
+def _approved(session: Session, change: Change, _: ItsmSettings, __: MoveDetails) -> list[str]:
+    if change.change_type == ChangeType.STANDARD:
+        return []  # pre-approved by its template
+    asked = approvals(session, change)
+    pending = [a for a in asked if a.decision != "approved"]
+    if pending or not asked:
+        waiting = ", ".join(a.approver for a in pending) or "nobody asked"
+        return [f"not approved yet ({waiting})"]
+    return []
+
+
+def _clear_window(
+    session: Session, change: Change, settings: ItsmSettings, details: MoveDetails
+) -> list[str]:
+    live = live_conflicts(session, change, settings)
+    if live and not (details.override_conflicts or change.conflict_override or "").strip():
+        return [f"{len(live)} conflict(s): resolve them or schedule with an override reason"]
+    return []
+
+
+def _closable(
+    _: Session, change: Change, settings: ItsmSettings, details: MoveDetails
+) -> list[str]:
+    problems = []
+    code = details.close_code or change.close_code
+    if not code:
+        problems.append("a close code is needed")
+    elif code not in settings.changes.close_codes:
+        problems.append(f"unknown close code {code!r}")
+    needs_review = settings.changes.review_required and (change.change_type != ChangeType.STANDARD)
+    if needs_review and not (details.review_notes or change.review_notes or "").strip():
+        problems.append("the post-implementation review notes are empty")
+    return problems
+
+
+def _explained(_: Session, __: Change, ___: ItsmSettings, details: MoveDetails) -> list[str]:
+    return [] if (details.cancel_reason or "").strip() else ["a reason to cancel is needed"]
+
+
+# target state -> what it needs, in the order the problems are told
+GUARDS: dict[ChangeState, tuple[Guard, ...]] = {
+    C.ASSESS: (_risked,),
+    C.AUTHORIZE: (_risked, _planned_work),
+    C.SCHEDULED: (_approved, _clear_window),
+    C.CLOSED: (_closable,),
+    C.CANCELED: (_explained,),
+}
+
+
 def readiness(
     session: Session,
     change: Change,
     to: ChangeState,
     settings: ItsmSettings | None = None,
-    *,
-    override_conflicts: str | None = None,
-    close_code: str | None = None,
-    review_notes: str | None = None,
-    cancel_reason: str | None = None,
+    details: MoveDetails | None = None,
 ) -> list[str]:
     """What stops `change` from moving to `to`: empty when it may go. Forms show these inline."""
     settings = _settings(settings)
-    problems: list[str] = []
+    details = details or MoveDetails()
     if to not in allowed_transitions(change):
         offered = ", ".join(s.label for s in allowed_transitions(change)) or "none: it is final"
         return [f"{ChangeState(change.state).label} cannot go to {to.label} (allowed: {offered})"]
-    state = ChangeState(change.state)
-    if state is C.NEW and to is not C.CANCELED:
-        if change.planned_start is None or change.planned_end is None:
-            problems.append("a planned start and end are needed")
-        if not change_ci_ids(session, change):
-            problems.append("at least one CI is needed")
-    if to in (C.ASSESS, C.AUTHORIZE) and change.risk is None:
-        problems.append("a risk is needed")
-    if to is C.AUTHORIZE:
-        for name in ("implementation_plan", "backout_plan", "test_plan"):
-            if not getattr(change, name).strip():
-                problems.append(f"the {name.replace('_', ' ')} is empty")
-        if not _required_approvers(change, settings) and not approvals(session, change):
-            problems.append("nobody to approve it: add an approver")
-    if to is C.SCHEDULED:
-        if change.change_type != ChangeType.STANDARD:
-            pending = [a for a in approvals(session, change) if a.decision != "approved"]
-            if pending or not approvals(session, change):
-                waiting = ", ".join(a.approver for a in pending) or "nobody asked"
-                problems.append(f"not approved yet ({waiting})")
-        live = find_conflicts(
-            session,
-            change_ci_ids(session, change),
-            change.planned_start,
-            change.planned_end,
-            assignee=change.assignee,
-            exclude_change_id=change.id,
-            settings=settings,
-        )
-        if live and not (override_conflicts or change.conflict_override or "").strip():
-            problems.append(
-                f"{len(live)} conflict(s): resolve them or schedule with an override reason"
-            )
-    if to is C.CLOSED:
-        code = close_code or change.close_code
-        if not code:
-            problems.append("a close code is needed")
-        elif code not in settings.changes.close_codes:
-            problems.append(f"unknown close code {code!r}")
-        needs_review = settings.changes.review_required and (
-            change.change_type != ChangeType.STANDARD
-        )
-        if needs_review and not (review_notes or change.review_notes or "").strip():
-            problems.append("the post-implementation review notes are empty")
-    if to is C.CANCELED and not (cancel_reason or "").strip():
-        problems.append("a reason to cancel is needed")
-    return problems
+    guards = GUARDS.get(to, ())
+    if ChangeState(change.state) is C.NEW and to is not C.CANCELED:
+        guards = (_planned, *guards)  # leaving New: a window and CIs
+    return [problem for guard in guards for problem in guard(session, change, settings, details)]
 
 
 def transition_change(
@@ -907,36 +1002,17 @@ def transition_change(
 ) -> Change:
     settings = _settings(settings)
     target = parse_state(to) if isinstance(to, str) else to
+    details = MoveDetails(override_conflicts, close_code, close_notes, review_notes, cancel_reason)
     change = _locked(session, number)
     jn.check_version("change", change.number, change, expected_version)
     if target is C.SCHEDULED:
         recheck_conflicts(session, change, settings)
-    problems = readiness(
-        session,
-        change,
-        target,
-        settings,
-        override_conflicts=override_conflicts,
-        close_code=close_code,
-        review_notes=review_notes,
-        cancel_reason=cancel_reason,
-    )
+    problems = readiness(session, change, target, settings, details)
     if problems:
         raise TransitionRefused(
             f"{change.number} cannot go to {target.label}: " + "; ".join(problems)
         )
-    _move(
-        session,
-        actor,
-        change,
-        target,
-        settings,
-        override_conflicts=override_conflicts,
-        close_code=close_code,
-        close_notes=close_notes,
-        review_notes=review_notes,
-        cancel_reason=cancel_reason,
-    )
+    _move(session, actor, change, target, settings, details)
     if note and note.strip():
         jn.note(session, actor, RECORD, change.id, note, internal=True)
     session.flush()
@@ -949,31 +1025,27 @@ def _move(
     change: Change,
     target: ChangeState,
     settings: ItsmSettings,
-    *,
-    override_conflicts: str | None = None,
-    close_code: str | None = None,
-    close_notes: str | None = None,
-    review_notes: str | None = None,
-    cancel_reason: str | None = None,
+    details: MoveDetails | None = None,
 ) -> None:
+    details = details or MoveDetails()
     now = clock.now()
     fields: dict[str, Any] = {"state": target.value}
-    overriding = target is C.SCHEDULED and (override_conflicts or "").strip()
+    overriding = target is C.SCHEDULED and (details.override_conflicts or "").strip()
     if overriding and stored_conflicts(session, change):
-        fields["conflict_override"] = (override_conflicts or "").strip()
+        fields["conflict_override"] = (details.override_conflicts or "").strip()
         fields["conflict_override_by"] = actor
     if target is C.IMPLEMENT and change.actual_start is None:
         fields["actual_start"] = now
     if target is C.REVIEW and change.actual_end is None:
         fields["actual_end"] = now
     if target is C.CLOSED:
-        fields.update(close_code=close_code or change.close_code, closed_at=now)
-        if close_notes:
-            fields["close_notes"] = close_notes
-        if review_notes:
-            fields["review_notes"] = review_notes
+        fields.update(close_code=details.close_code or change.close_code, closed_at=now)
+        if details.close_notes:
+            fields["close_notes"] = details.close_notes
+        if details.review_notes:
+            fields["review_notes"] = details.review_notes
     if target is C.CANCELED:
-        fields.update(cancel_reason=(cancel_reason or "").strip(), closed_at=now)
+        fields.update(cancel_reason=(details.cancel_reason or "").strip(), closed_at=now)
     jn.set_fields(session, actor, RECORD, change, fields, at=now)
     if target is C.AUTHORIZE:
         _request_approvals(session, actor, change, settings, reset=True)
@@ -993,8 +1065,7 @@ def add_approver(
 ) -> ChangeApproval:
     """Ask one more named approver (before or during Authorize)."""
     change = get_change(session, number)
-    if ChangeState(change.state) not in (C.NEW, C.ASSESS, C.AUTHORIZE):
-        raise ItsmError(f"{change.number} is {change.state}: approvals are closed")
+    _require_state(change, ASKING_STATES, "{number} is {state}: approvals are closed")
     approver = approver.strip()
     if not approver:
         raise ItsmError("name the approver")
@@ -1005,19 +1076,39 @@ def add_approver(
     )
     if existing is not None:
         return existing
-    approval = ChangeApproval(
-        change_id=change.id, approver=approver, decision="requested", requested_at=clock.now()
-    )
-    session.add(approval)
-    jn.journal(
-        session, actor, RECORD, change.id, "field", field="approval", new=f"{approver}: requested"
-    )
+    approval = _ask(session, actor, change, approver)
     session.flush()
     return approval
 
 
 def may_decide(actor: str, approver: str, settings: ItsmSettings) -> bool:
     return actor == approver or actor in settings.groups.get(approver, [])
+
+
+def decidable(
+    session: Session,
+    actor: str,
+    change: Change,
+    settings: ItsmSettings | None = None,
+    *,
+    approver: str | None = None,
+) -> list[ChangeApproval]:
+    """The pending approvals `actor` may decide on `change` (only `approver`'s when named);
+    refused, with the reason, when there is none."""
+    settings = _settings(settings)
+    _require_state(change, (C.AUTHORIZE,), "{number} is {label}, not Authorize")
+    pending = [a for a in approvals(session, change) if a.decision == "requested"]
+    if approver is None:
+        mine = [a for a in pending if may_decide(actor, a.approver, settings)]
+        if not mine:
+            raise ItsmError(f"{actor} has no approval to give on {change.number}")
+        return mine
+    found = [a for a in pending if a.approver == approver]
+    if not found:
+        raise ItsmError(f"no pending approval by {approver} on {change.number}")
+    if not may_decide(actor, approver, settings):
+        raise ItsmError(f"{actor} may not decide for {approver}")
+    return found
 
 
 def decide(
@@ -1037,35 +1128,18 @@ def decide(
     if decision not in ("approved", "rejected"):
         raise ItsmError("decide approved or rejected")
     change = _locked(session, number)
-    if change.state != C.AUTHORIZE.value:
-        raise ItsmError(f"{change.number} is {ChangeState(change.state).label}, not Authorize")
-    pending = [a for a in approvals(session, change) if a.decision == "requested"]
-    if approver is None:
-        mine = [a for a in pending if may_decide(actor, a.approver, settings)]
-        if not mine:
-            raise ItsmError(f"{actor} has no approval to give on {change.number}")
-        approval = mine[0]
-    else:
-        found = [a for a in pending if a.approver == approver]
-        if not found:
-            raise ItsmError(f"no pending approval by {approver} on {change.number}")
-        approval = found[0]
-        if not may_decide(actor, approval.approver, settings):
-            raise ItsmError(f"{actor} may not decide for {approval.approver}")
+    approval = decidable(session, actor, change, settings, approver=approver)[0]
     if decision == "rejected" and not comment.strip():
         raise ItsmError("a rejection needs a comment")
     now = clock.now()
     approval.decision, approval.comment = decision, comment.strip()
     approval.decided_at, approval.decided_by = now, actor
-    jn.journal(
+    _journal_approval(
         session,
         actor,
-        RECORD,
-        change.id,
-        "field",
-        field="approval",
+        change,
+        f"{approval.approver}: {decision}",
         old=f"{approval.approver}: requested",
-        new=f"{approval.approver}: {decision}",
         text=comment.strip(),
     )
     session.flush()

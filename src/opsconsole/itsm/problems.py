@@ -1,7 +1,11 @@
 """Problems: the cause behind incidents. Statement, linked incidents, root cause, workaround,
 known error flag, and the flow New -> Assess -> Root Cause Analysis -> Fix in Progress ->
 Resolved -> Closed (Assess may close a non-problem; a failed fix goes back to analysis; a
-Resolved problem can reopen to Fix in Progress)."""
+Resolved problem can reopen to Fix in Progress).
+
+Resolving or closing a problem releases the linked incidents that wait On Hold for it: they go
+back to In Progress, or are resolved with the fix (`itsm.problem_cascade`), each with a work
+note naming the problem (through the incident domain functions: journal and SLA as usual)."""
 
 from __future__ import annotations
 
@@ -13,9 +17,11 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from opsconsole import clock
+from opsconsole.itsm import incidents as inc
 from opsconsole.itsm import journal as jn
 from opsconsole.itsm.journal import ItsmError, NotFound, TransitionRefused
 from opsconsole.itsm.query import ListQuery, Page, QueryError, Sort, SortKey, page, text_pattern
+from opsconsole.itsm.settings import ItsmSettings
 from opsconsole.store.itsm_models import Incident, JournalEntry, Problem
 from opsconsole.store.models import CI
 
@@ -56,6 +62,7 @@ EDITABLE_FIELDS = frozenset(
         "root_cause",
         "workaround",
         "fix_notes",
+        "known_error",
     }
 )
 
@@ -170,11 +177,13 @@ def update_problem(
     if problem.state == P.CLOSED.value:
         raise ItsmError(f"{problem.number} is closed: it can no longer be edited")
     _check(session, changes)
-    if (
-        "workaround" in changes
-        and not (changes["workaround"] or "").strip()
-        and problem.known_error
-    ):
+    workaround = changes.get("workaround", problem.workaround)
+    if changes.get("known_error") and not problem.known_error:
+        if problem.state == P.NEW.value:
+            raise ItsmError(f"{problem.number} is new: assess it before flagging a known error")
+        if not (workaround or "").strip():
+            raise ItsmError("a known error needs its workaround")
+    elif "workaround" in changes and not (workaround or "").strip() and problem.known_error:
         changes["known_error"] = False  # no workaround, no known error
     jn.set_fields(session, actor, RECORD, problem, changes)
     session.flush()
@@ -214,9 +223,11 @@ def transition_problem(
     root_cause: str | None = None,
     fix_notes: str | None = None,
     note: str | None = None,
+    settings: ItsmSettings | None = None,
 ) -> Problem:
     """Fix in Progress needs a root cause; Resolved needs root cause and fix notes; closing
-    from Assess (not a problem, duplicate) needs a note saying why."""
+    from Assess (not a problem, duplicate) needs a note saying why. Resolved and Closed
+    release the incidents waiting for the problem (see release_incidents)."""
     target = parse_state(to) if isinstance(to, str) else to
     problem = _locked(session, number)
     jn.check_version("problem", problem.number, problem, expected_version)
@@ -249,7 +260,59 @@ def transition_problem(
     if note and note.strip():
         jn.note(session, actor, RECORD, problem.id, note, internal=True)
     session.flush()
+    if target in (P.RESOLVED, P.CLOSED):
+        release_incidents(session, actor, problem, settings)
     return problem
+
+
+def waiting_incidents(
+    session: Session, problem: Problem, settings: ItsmSettings | None = None
+) -> Sequence[Incident]:
+    """Linked incidents On Hold for the problem (the configured on-hold reason)."""
+    reason = (settings or ItsmSettings()).problem_cascade.hold_reason
+    return session.scalars(
+        select(Incident)
+        .where(
+            Incident.problem_id == problem.id,
+            Incident.state == inc.IncidentState.ON_HOLD.value,
+            Incident.on_hold_reason == reason,
+        )
+        .order_by(Incident.id)
+    ).all()
+
+
+def release_incidents(
+    session: Session, actor: str, problem: Problem, settings: ItsmSettings | None = None
+) -> list[str]:
+    """The incidents waiting for a resolved or closed problem go back to In Progress, or are
+    resolved with its fix when `problem_cascade.action` says so and the problem was resolved
+    (a fix exists). Each gets a work note naming the problem; the problem's journal lists
+    them. Returns their numbers."""
+    settings = settings or ItsmSettings()
+    cascade = settings.problem_cascade
+    fixed = problem.resolved_at is not None and bool((problem.fix_notes or "").strip())
+    released: list[str] = []
+    for incident in waiting_incidents(session, problem, settings):
+        if cascade.action == "resolved" and fixed:
+            inc.resolve_incident(
+                session, actor, incident.number, None, code=cascade.resolution_code,
+                notes=f"fixed by {problem.number}: {problem.fix_notes}", settings=settings,
+            )  # fmt: skip
+        else:
+            state = ProblemState(problem.state).label.lower()
+            inc.transition_incident(
+                session, actor, incident.number, None, inc.IncidentState.IN_PROGRESS,
+                note=f"{problem.number} is {state}: no longer waiting for it", settings=settings,
+            )  # fmt: skip
+        released.append(incident.number)
+    if released:
+        verb = "resolved" if cascade.action == "resolved" and fixed else "back in progress"
+        jn.journal(
+            session, actor, RECORD, problem.id, "system",
+            text=f"waiting incidents {verb}: {', '.join(released)}",
+        )  # fmt: skip
+        session.flush()
+    return released
 
 
 def link_incident(session: Session, actor: str, problem_number: str, incident_number: str) -> None:
@@ -272,6 +335,32 @@ def link_incident(session: Session, actor: str, problem_number: str, incident_nu
         field="incidents",
         new=incident.number,
         text=f"{incident.number} linked",
+    )
+    session.flush()
+
+
+def unlink_incident(
+    session: Session, actor: str, problem_number: str, incident_number: str
+) -> None:
+    """Take an incident off the problem (journaled on both)."""
+    problem = get_problem(session, problem_number)
+    incident = session.scalar(
+        select(Incident).where(Incident.number == incident_number.strip().upper())
+    )
+    if incident is None:
+        raise NotFound(f"no incident {incident_number.strip().upper()}")
+    if incident.problem_id != problem.id:
+        raise ItsmError(f"{incident.number} is not linked to {problem.number}")
+    jn.set_fields(session, actor, "incident", incident, {"problem_id": None})
+    jn.journal(
+        session,
+        actor,
+        RECORD,
+        problem.id,
+        "field",
+        field="incidents",
+        old=incident.number,
+        text=f"{incident.number} unlinked",
     )
     session.flush()
 

@@ -316,9 +316,18 @@ def _move(session: Session, actor: str, request: ServiceRequest, target: Request
 
 
 def update_request(
-    session: Session, actor: str, number: str, expected_version: int | None, **changes: Any
+    session: Session,
+    actor: str,
+    number: str,
+    expected_version: int | None,
+    *,
+    settings: ItsmSettings | None = None,
+    **changes: Any,
 ) -> ServiceRequest:
-    allowed = {"assignment_group", "assignee", "short_description", "requested_for"}
+    """Edit who it is for, its summary and assignment; the catalog item's `values` only while
+    the request is New (validated against the item, like a submit): once work started, what
+    was asked for is what is delivered (a note says what changed)."""
+    allowed = {"assignment_group", "assignee", "short_description", "requested_for", "values"}
     unknown = set(changes) - allowed
     if unknown:
         raise ItsmError(f"not editable: {', '.join(sorted(unknown))}")
@@ -326,9 +335,28 @@ def update_request(
     jn.check_version("request", request.number, request, expected_version)
     if request.state in (R.CLOSED.value, R.CANCELED.value):
         raise ItsmError(f"{request.number} is {request.state}: it can no longer be edited")
+    if "short_description" in changes:
+        changes["short_description"] = str(changes["short_description"] or "").strip()
+        if not changes["short_description"]:
+            raise ItsmError("a short description is required")
+    if "requested_for" in changes and not str(changes["requested_for"] or "").strip():
+        raise ItsmError("say whom the request is for")
+    if "values" in changes:
+        typed = validate_values(catalog_item(request.item, settings), changes["values"] or {})
+        if typed != request.values and request.state != R.NEW.value:
+            raise ItsmError(
+                f"{request.number} is {RequestState(request.state).label}: its "
+                "values can change only while it is New"
+            )
+        changes["values"] = typed
     jn.set_fields(session, actor, RECORD, request, changes)
     session.flush()
     return request
+
+
+def allowed_task_transitions(task: RequestTask) -> list[TaskState]:
+    """The next states of a task, the usual next step first (start, then complete)."""
+    return list(TASK_TRANSITIONS[TaskState(task.state)])
 
 
 def get_task(session: Session, number: str) -> RequestTask:

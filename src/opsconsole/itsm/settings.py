@@ -364,6 +364,21 @@ def _default_catalog() -> dict[str, CatalogItem]:
     }
 
 
+# --- problems --------------------------------------------------------------------------------
+
+
+class ProblemCascadeSettings(Strict):
+    """What a problem that is resolved (its fix applied) or closed does to the incidents
+    linked to it that wait On Hold for it (on-hold reason `hold_reason`)."""
+
+    hold_reason: str = "awaiting problem"
+    # in_progress: they go back to In Progress, to be checked and resolved by their owners;
+    # resolved: they are resolved with `resolution_code` and the problem's fix notes (a
+    # problem closed without a fix, e.g. from Assess, always sends them back to In Progress).
+    action: Literal["in_progress", "resolved"] = "in_progress"
+    resolution_code: str = "solved (permanently)"
+
+
 # --- alert -> incident rules -------------------------------------------------------------------
 
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
@@ -441,6 +456,7 @@ class ItsmSettings(Strict):
     # Assignment groups and their members: pickers, and the "my group" views.
     groups: dict[str, list[str]] = Field(default_factory=dict)
     changes: ChangeSettings = ChangeSettings()
+    problem_cascade: ProblemCascadeSettings = ProblemCascadeSettings()
     catalog: dict[str, CatalogItem] = Field(default_factory=_default_catalog)
     rules: list[AlertRule] = Field(default_factory=_default_rules)
     knowledge: KnowledgeSettings = KnowledgeSettings()
@@ -476,6 +492,22 @@ class ItsmSettings(Strict):
         for rule in self.rules:
             if [r.name for r in self.rules].count(rule.name) > 1:
                 raise ValueError(f"rules: two rules named {rule.name!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _problem_cascade(self) -> ItsmSettings:
+        cascade = self.problem_cascade
+        if "hold_reason" in cascade.model_fields_set and (
+            cascade.hold_reason not in self.on_hold_reasons
+        ):
+            raise ValueError(
+                f"problem_cascade.hold_reason: {cascade.hold_reason!r} is not an on-hold reason"
+            )
+        if cascade.action == "resolved" and cascade.resolution_code not in self.resolution_codes:
+            raise ValueError(
+                f"problem_cascade.resolution_code: {cascade.resolution_code!r} is not a "
+                "resolution code"
+            )
         return self
 
     def groups_of(self, person: str) -> list[str]:

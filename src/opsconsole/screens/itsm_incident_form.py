@@ -8,17 +8,16 @@ impact and urgency, never typed. Saves are version-checked: a refused save keeps
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Select, Static
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Header, Input, Select, Static
 
 from opsconsole import clock
 from opsconsole.cmdb.service import find_ci, get_ci_by_id
@@ -26,29 +25,22 @@ from opsconsole.config import Settings
 from opsconsole.itsm import incidents as inc
 from opsconsole.itsm.journal import RecordRef, write_or_record_refusal
 from opsconsole.itsm.priority import IMPACT_LABELS, priority_of
-from opsconsole.screens import describe_error
 from opsconsole.screens.itsm_common import (
-    FORM_CSS,
-    Outcome,
+    FieldErrors,
+    Moves,
     SlaCell,
-    explain,
-    groups,
+    TicketForm,
+    TicketOps,
+    history_text,
+    journal_lines,
     people,
     priority_text,
 )
-from opsconsole.screens.itsm_dialogs import (
-    ConfirmDiscard,
-    Need,
-    NoteDialog,
-    Target,
-    TransitionChoice,
-    TransitionDialog,
-)
+from opsconsole.screens.itsm_dialogs import Need, Target, TransitionChoice
 from opsconsole.store.engine import Store
 from opsconsole.widgets.picker import Picker, ci_choices, list_choices
 from opsconsole.widgets.text import safe_str, safe_text
 
-HISTORY_LINES = 8
 TEXT_FIELDS = ("short_description", "description", "caller", "ci", "service",
                "assignment_group", "assignee")  # fmt: skip
 SELECT_FIELDS = ("category", "impact", "urgency")
@@ -62,7 +54,6 @@ class IncidentView:
     values: dict[str, str]  # as the form shows them
     priority: int
     sla: SlaCell
-    allowed: tuple[str, ...]
     history: tuple[str, ...]
 
 
@@ -85,11 +76,7 @@ def load_incident(store: Store, settings: Settings, number: str) -> IncidentView
             "assignment_group": incident.assignment_group or "",
             "assignee": incident.assignee or "",
         }
-        history = tuple(
-            f"{e.at:%m-%d %H:%M} {e.actor}: "
-            + (e.text or f"{e.field} {e.old_value or '-'} -> {e.new_value or '-'}")
-            for e in inc.history(session, incident)[-HISTORY_LINES:]
-        )
+        history = journal_lines(session, inc.history(session, incident))
         return IncidentView(
             incident.number,
             incident.version,
@@ -97,15 +84,8 @@ def load_incident(store: Store, settings: Settings, number: str) -> IncidentView
             values,
             incident.priority,
             SlaCell.of(inc.sla_badge(incident, settings.itsm, clock.now())),
-            tuple(s.value for s in inc.allowed_transitions(incident)),
             history,
         )
-
-
-class FieldErrors(Exception):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
 
 
 def _resolve(store: Store, settings: Settings, values: dict[str, str]) -> dict[str, Any]:
@@ -169,7 +149,7 @@ def _form_name(field: str) -> str:
     return {"ci_id": "ci", "service_id": "service"}.get(field, field)
 
 
-def incident_targets(view: IncidentView, settings: Settings) -> list[Target]:
+def incident_targets(allowed: tuple[str, ...], settings: Settings) -> list[Target]:
     needs = {
         "on_hold": (
             Need("on_hold_reason", "On-hold reason", tuple(settings.itsm.on_hold_reasons)),
@@ -179,12 +159,21 @@ def incident_targets(view: IncidentView, settings: Settings) -> list[Target]:
             Need("resolution_notes", "Resolution notes"),
         ),
     }
-    return [Target(s, inc.IncidentState(s).label, needs.get(s, ())) for s in view.allowed]
+    return [Target(s, inc.IncidentState(s).label, needs.get(s, ())) for s in allowed]
+
+
+def incident_moves(store: Store, settings: Settings, number: str) -> Moves:
+    with store.read() as session:
+        incident = inc.get_incident(session, number)
+        allowed = tuple(s.value for s in inc.allowed_transitions(incident))
+        label = inc.IncidentState(incident.state).label
+        return Moves(incident.number, label, incident.version, incident_targets(allowed, settings))
 
 
 def transition(
     store: Store, settings: Settings, number: str, version: int | None, choice: TransitionChoice
 ) -> str:
+    """Move the incident; returns the new state's label."""
     actor = settings.actor
     with store.read() as session:
         record_id = inc.get_incident(session, number).id
@@ -194,9 +183,10 @@ def transition(
             session, actor, number, version, choice.to, settings=settings.itsm, **choice.values
         ).state
 
-    return write_or_record_refusal(
+    state = write_or_record_refusal(
         store, actor, RecordRef("incident", record_id), {"state": choice.to, **choice.values}, move
     )
+    return inc.IncidentState(state).label
 
 
 def add_work_note(store: Store, settings: Settings, number: str, text: str) -> None:
@@ -204,73 +194,13 @@ def add_work_note(store: Store, settings: Settings, number: str, text: str) -> N
         inc.add_note(session, settings.actor, number, text, internal=True)
 
 
-class IncidentActions:
-    """Ctrl+N work note and Ctrl+T transition, for the form and the list (mixin for Screens)."""
-
-    store: Store
-    settings: Settings
-
-    def ticket_number(self) -> str | None:
-        raise NotImplementedError
-
-    def ticket_version(self) -> int | None:
-        return None  # None: version checked against what the worker reads
-
-    def action_work_note(self) -> None:
-        number = self.ticket_number()
-        if number is None:
-            self.notify("save the incident first", severity="warning")  # type: ignore[attr-defined]
-            return
-
-        def added(text: str | None) -> None:
-            if text:
-                self._note_worker(number, text)
-
-        self.app.push_screen(NoteDialog(number), added)  # type: ignore[attr-defined]
-
-    @work(exclusive=True, group="incident-note", exit_on_error=False, name="adding a note")
-    async def _note_worker(self, number: str, text: str) -> None:
-        try:
-            await asyncio.to_thread(add_work_note, self.store, self.settings, number, text)
-        except Exception as exc:
-            self.post_message(Outcome("note", error=exc))  # type: ignore[attr-defined]
-            return
-        self.post_message(Outcome("note", number))  # type: ignore[attr-defined]
-
-    def action_transition(self) -> None:
-        number = self.ticket_number()
-        if number is None:
-            self.notify("save the incident first", severity="warning")  # type: ignore[attr-defined]
-            return
-        self._offer_transitions(number)
-
-    @work(exclusive=True, group="incident-move", exit_on_error=False, name="moving an incident")
-    async def _offer_transitions(self, number: str) -> None:
-        view = await asyncio.to_thread(load_incident, self.store, self.settings, number)
-        targets = incident_targets(view, self.settings)
-        if not targets:
-            self.notify(f"{number} is {view.state}: it is final", severity="warning")  # type: ignore[attr-defined]
-            return
-        label = inc.IncidentState(view.state).label
-        choice = await self.app.push_screen_wait(  # type: ignore[attr-defined]
-            TransitionDialog(number, label, targets)
-        )
-        if choice is None:
-            return
-        version = self.ticket_version() or view.version
-        try:
-            state = await asyncio.to_thread(
-                transition, self.store, self.settings, number, version, choice
-            )
-        except Exception as exc:
-            self.post_message(Outcome("transition", error=exc))  # type: ignore[attr-defined]
-            return
-        self.post_message(Outcome("transition", (number, state)))  # type: ignore[attr-defined]
+INCIDENT_OPS = TicketOps("incident", add_work_note, incident_moves, transition)
 
 
-class IncidentFormScreen(IncidentActions, Screen[None]):
+class IncidentFormScreen(TicketForm):
     TITLE = "opsconsole · Incident"
-    DEFAULT_CSS = FORM_CSS
+    TEXT_FIELDS = TEXT_FIELDS
+    SELECT_FIELDS = SELECT_FIELDS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save", priority=True, id="incident.save"),
         Binding("ctrl+n", "work_note", "Work note", priority=True, id="incident.note"),
@@ -279,19 +209,19 @@ class IncidentFormScreen(IncidentActions, Screen[None]):
         Binding("f5", "reload", "Reload", id="incident.reload"),
     ]
 
-    def __init__(self, store: Store, settings: Settings, number: str | None = None) -> None:
-        super().__init__()
-        self.store = store
-        self.settings = settings
-        self.number = number
-        self.view: IncidentView | None = None
-        self.saved_values: dict[str, str] = {}
+    view: IncidentView | None
 
-    def ticket_number(self) -> str | None:
-        return self.number
+    def ticket_ops(self) -> TicketOps:
+        return INCIDENT_OPS
 
-    def ticket_version(self) -> int | None:
-        return self.view.version if self.view else None
+    def load_job(self, number: str) -> Callable[[], IncidentView]:
+        return partial(load_incident, self.store, self.settings, number)
+
+    def save_job(self, values: dict[str, str], changed: set[str]) -> Callable[[], str]:
+        version = self.view.version if self.view else None
+        return partial(
+            save_incident, self.store, self.settings, self.number, version, values, changed
+        )
 
     def compose(self) -> ComposeResult:
         itsm = self.settings.itsm
@@ -335,64 +265,12 @@ class IncidentFormScreen(IncidentActions, Screen[None]):
                 "Urgency",
                 Select(levels, id="urgency", value="3", allow_blank=False, compact=True),
             )
-            yield from self._row(
-                "assignment_group",
-                "Group",
-                Picker(
-                    list_choices(groups(self.settings)),
-                    id="assignment_group",
-                    placeholder="assignment group",
-                ),
-            )
-            yield from self._row(
-                "assignee",
-                "Assignee",
-                Picker(list_choices(people(self.settings)), id="assignee", placeholder="person"),
-            )
+            yield from self._assignment_rows()
             yield Static("", id="form-error", classes="form-error")
             yield Static("", id="incident-history")
         yield Footer(compact=True)
 
-    def _row(self, name: str, label: str, widget: Any) -> ComposeResult:
-        if isinstance(widget, Input):
-            widget.compact = True
-        with Horizontal(classes="form-row"):
-            yield Label(label, classes="form-label")
-            yield widget
-        yield Static("", id=f"error-{name}", classes="field-error")
-
-    def on_mount(self) -> None:
-        self.query_one("#short_description", Input).focus()
-        if self.number is None:
-            self.saved_values = self.values()
-            self._show_summary()
-        else:
-            self.action_reload()
-
-    # --- values ----------------------------------------------------------------------------
-
-    def values(self) -> dict[str, str]:
-        out = {name: self.query_one(f"#{name}", Input).value for name in TEXT_FIELDS}
-        for name in SELECT_FIELDS:
-            select = self.query_one(f"#{name}", Select)
-            out[name] = "" if select.is_blank() else str(select.value)
-        return out
-
-    def fill(self, values: dict[str, str]) -> None:
-        for name in TEXT_FIELDS:
-            self.query_one(f"#{name}", Input).value = values[name]
-        for name in SELECT_FIELDS:
-            select = self.query_one(f"#{name}", Select)
-            if values[name]:
-                select.value = values[name]
-            else:
-                select.clear()
-
-    @property
-    def dirty(self) -> bool:
-        return self.values() != self.saved_values
-
-    def _show_summary(self) -> None:
+    def show_summary(self) -> None:
         values = self.values()
         try:
             priority = priority_of(
@@ -410,110 +288,8 @@ class IncidentFormScreen(IncidentActions, Screen[None]):
         ]
         if view is not None and view.sla.text:
             parts += ["  SLA ", view.sla.render()]
-        if self.dirty:
-            parts.append(Text("  ● unsaved", style="italic"))
+        parts += self.unsaved_mark()
         self.query_one("#incident-summary", Static).update(Text.assemble(*parts))
 
-    @on(Input.Changed)
-    @on(Select.Changed)
-    def _changed(self) -> None:
-        self._show_summary()
-
-    # --- load / save -----------------------------------------------------------------------
-
-    def action_reload(self) -> None:
-        if self.number is not None:
-            self._load(self.number)
-
-    @work(exclusive=True, group="incident-load", exit_on_error=False, name="loading incident")
-    async def _load(self, number: str) -> None:
-        try:
-            view = await asyncio.to_thread(load_incident, self.store, self.settings, number)
-        except Exception as exc:
-            self.post_message(Outcome("load", error=exc))
-            return
-        self.post_message(Outcome("load", view))
-
-    def action_save(self) -> None:
-        for error in self.query(".field-error"):
-            assert isinstance(error, Static)
-            error.update("")
-            error.remove_class("-shown")
-        values = self.values()
-        changed = {k for k, v in values.items() if v != self.saved_values.get(k)}
-        if self.number is not None and not changed:
-            self.notify("nothing to save")
-            return
-        self._save(values, changed)
-
-    @work(exclusive=True, group="incident-save", exit_on_error=False, name="saving incident")
-    async def _save(self, values: dict[str, str], changed: set[str]) -> None:
-        version = self.view.version if self.view else None
-        try:
-            number = await asyncio.to_thread(
-                save_incident, self.store, self.settings, self.number, version, values, changed
-            )
-        except Exception as exc:
-            self.post_message(Outcome("save", error=exc))
-            return
-        self.post_message(Outcome("save", (number, values)))
-
-    @on(Outcome)
-    def _outcome(self, message: Outcome) -> None:
-        error = message.error
-        form_error = self.query_one("#form-error", Static)
-        if isinstance(error, FieldErrors):
-            for name, text in error.errors.items():
-                shown = self.query_one(f"#error-{name}", Static)
-                shown.update(text)
-                shown.add_class("-shown")
-            form_error.update("not saved: fix the fields marked above")
-            return
-        if error is not None:
-            text = explain(error) if message.what != "load" else describe_error(error)
-            form_error.update(Text(text, style="bold"))
-            self.notify(text, title=f"{message.what} refused", severity="error", markup=False)
-            return
-        form_error.update("")
-        if message.what == "load":
-            view: IncidentView = message.value
-            self.view = view
-            self.fill(view.values)
-            self.saved_values = dict(view.values)
-            self.query_one("#incident-history", Static).update(
-                Text.assemble(
-                    Text("History\n", style="bold"),
-                    Text("\n".join(safe_str(line) for line in view.history), style="dim"),
-                )
-            )
-            self._show_summary()
-        elif message.what == "save":
-            number, values = message.value
-            self.number = number
-            self.saved_values = dict(values)
-            self.notify(f"{number} saved", markup=False)
-            self.action_reload()
-        elif message.what == "transition":
-            number, state = message.value
-            self.notify(f"{number} is now {inc.IncidentState(state).label}", markup=False)
-            self.action_reload()
-        elif message.what == "note":
-            self.notify(f"work note added to {message.value}", markup=False)
-            self.action_reload()
-
-    # --- leaving ---------------------------------------------------------------------------
-
-    def action_leave(self) -> None:
-        open_select = next((s for s in self.query(Select) if s.expanded), None)
-        if open_select is not None:
-            open_select.expanded = False
-            return
-        if not self.dirty:
-            self.dismiss(None)
-            return
-
-        def answered(discard: bool | None) -> None:
-            if discard:
-                self.dismiss(None)
-
-        self.app.push_screen(ConfirmDiscard(), answered)
+    def show_view(self, view: IncidentView) -> None:
+        self.query_one("#incident-history", Static).update(history_text(view.history))

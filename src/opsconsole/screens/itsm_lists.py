@@ -2,7 +2,8 @@
 
 Quick views (o open, m mine, M my group, u unassigned, b breaching, a all), `/` filters by
 text, keyset paging (the next page loads when the cursor reaches the last row), Enter opens
-the form, n a new ticket; on incidents w adds a work note and t moves the highlighted one.
+the form, n a new ticket; w adds a work note to the highlighted ticket and t moves it to one
+of its allowed next states (every kind: incidents, changes, problems, requests).
 """
 
 from __future__ import annotations
@@ -30,8 +31,18 @@ from opsconsole.itsm.problems import list_problems
 from opsconsole.itsm.query import ListQuery
 from opsconsole.itsm.requests import list_requests
 from opsconsole.screens import OpsScreen
-from opsconsole.screens.itsm_common import Outcome, SlaCell, priority_text
-from opsconsole.screens.itsm_incident_form import IncidentActions, IncidentFormScreen
+from opsconsole.screens.itsm_change_form import CHANGE_OPS, ChangeFormScreen
+from opsconsole.screens.itsm_common import (
+    Outcome,
+    SlaCell,
+    TicketActions,
+    TicketOps,
+    explain,
+    priority_text,
+)
+from opsconsole.screens.itsm_incident_form import INCIDENT_OPS, IncidentFormScreen
+from opsconsole.screens.itsm_problem_form import PROBLEM_OPS, ProblemFormScreen
+from opsconsole.screens.itsm_request_form import REQUEST_OPS, RequestFormScreen
 from opsconsole.store.changelog import latest_change_id
 from opsconsole.store.engine import Store
 from opsconsole.widgets.lists import KeyTable
@@ -106,6 +117,14 @@ KINDS = {
 }  # fmt: skip
 
 
+OPS = {"incidents": INCIDENT_OPS, "changes": CHANGE_OPS, "problems": PROBLEM_OPS,
+       "requests": REQUEST_OPS}  # fmt: skip
+FORMS: dict[str, Callable[[Store, Settings, str | None], Screen[None]]] = {
+    "incidents": IncidentFormScreen, "changes": ChangeFormScreen, "problems": ProblemFormScreen,
+    "requests": RequestFormScreen,
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class TicketPage:
     query: ListQuery
@@ -133,7 +152,7 @@ class TicketsLoaded(Message):
         self.mode = mode
 
 
-class TicketListScreen(IncidentActions, OpsScreen):
+class TicketListScreen(TicketActions, OpsScreen):
     DEFAULT_CSS = """
     #tickets-pane { height: 1fr; }
     #ticket-filter { margin: 0 1; }
@@ -182,10 +201,8 @@ class TicketListScreen(IncidentActions, OpsScreen):
         table.focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("work_note", "transition") and self.kind.name != "incidents":
-            return None
-        if action in ("open", "new") and self.kind.name not in ("incidents", "changes"):
-            return None
+        if action == "view" and parameters == ("breaching",) and self.kind.name == "problems":
+            return None  # problems have no SLA
         return True
 
     # --- loading ---------------------------------------------------------------------------
@@ -251,6 +268,9 @@ class TicketListScreen(IncidentActions, OpsScreen):
     def ticket_number(self) -> str | None:
         return self.selected_number()
 
+    def ticket_ops(self) -> TicketOps:
+        return OPS[self.kind.name]
+
     # --- actions ---------------------------------------------------------------------------
 
     def action_view(self, view: str) -> None:
@@ -291,24 +311,17 @@ class TicketListScreen(IncidentActions, OpsScreen):
 
     @on(DataTable.RowSelected, "#tickets")
     def _selected(self) -> None:
-        if self.check_action("open", ()):
-            self.action_open()
+        self.action_open()
 
     def action_new(self) -> None:
         self.app.push_screen(self.form(None))
 
     def form(self, number: str | None) -> Screen[None]:
-        if self.kind.name == "changes":
-            from opsconsole.screens.itsm_change_form import ChangeFormScreen
-
-            return ChangeFormScreen(self.store, self.settings, number)
-        return IncidentFormScreen(self.store, self.settings, number)
+        return FORMS[self.kind.name](self.store, self.settings, number)
 
     @on(Outcome)
     def _outcome(self, message: Outcome) -> None:
         if message.error is not None:
-            from opsconsole.screens.itsm_common import explain
-
             self.notify(
                 explain(message.error),
                 title=f"{message.what} refused",
@@ -319,6 +332,6 @@ class TicketListScreen(IncidentActions, OpsScreen):
         if message.what == "note":
             self.notify(f"work note added to {message.value}", markup=False)
         elif message.what == "transition":
-            number, state = message.value
-            self.notify(f"{number} is now {inc.IncidentState(state).label}", markup=False)
+            number, label = message.value
+            self.notify(f"{number} is now {label}", markup=False)
         self.reload()
