@@ -536,7 +536,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, help="poll interval, s (default 6, quick 5)")
     parser.add_argument("--windows", type=int, help="poller/baseline alternations (6, quick 3)")
     parser.add_argument(
-        "--rewalk-every", type=int, help="SNMP table walk every N polls (default: collector's)"
+        "--rewalk-every",
+        type=int,
+        help="SNMP table walk every N polls (default: monitoring.snmp_rewalk_every, 10)",
     )
     parser.add_argument("--concurrency", type=int, default=64, help="hosts in flight")
     parser.add_argument("--pipeline-events", type=int, default=200, help="events in the burst")

@@ -123,6 +123,11 @@ class MonitoringSettings(Strict):
     rollup_period: int = Field(default=300, ge=60, le=86400)
     rollup_retention_days: float = Field(default=90.0, ge=1, le=3650)
     write_batch_seconds: float = Field(default=1.0, ge=0.05, le=60)
+    # An SNMP host's tables (disks, interfaces, processors) are walked on its first poll and
+    # then every this many polls; the polls between are one GET of what changes. 1 walks at
+    # every poll; bigger is cheaper, but new disks and interfaces take that many polls to show
+    # (a restarted agent or a vanished row is walked again at once, whatever this says).
+    snmp_rewalk_every: int = Field(default=10, ge=1, le=1000)
 
     @field_validator("class_intervals")
     @classmethod
@@ -174,6 +179,9 @@ class TrapSettings(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=10162, ge=1, le=65535)
     communities: list[str] = Field(default_factory=lambda: ["public"], min_length=1)
+    # The console's embedded poller receives traps too, unless another process on this
+    # box already does (then the console says so once and polls on).
+    in_console: bool = True
 
 
 class EstateSettings(Strict):

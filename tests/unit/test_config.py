@@ -139,3 +139,18 @@ def test_example_config_is_valid_and_documents_every_setting(
             assert f"{key}:" in text, f"{section}.{key} is not documented in the example"
     for address in ("10.", "192.168.", "172.16."):
         assert address not in text
+
+
+def test_snmp_rewalk_every_is_validated(tmp_path: Path) -> None:
+    from opsconsole.monitoring.collectors.snmp import DEFAULT_REWALK_EVERY
+
+    assert config.Settings().monitoring.snmp_rewalk_every == DEFAULT_REWALK_EVERY
+    for good in (1, 25, 1000):
+        path = write(tmp_path, f"monitoring:\n  snmp_rewalk_every: {good}\n")
+        assert config.load(path).monitoring.snmp_rewalk_every == good
+    for bad, why in (("0", "greater than or equal to 1"), ("1001", "less than or equal to 1000"),
+                     ("often", "integer"), ("2.5", "integer")):  # fmt: skip
+        path = write(tmp_path, f"operator: a\nmonitoring:\n  snmp_rewalk_every: {bad}\n")
+        message = error_of(path)
+        assert message.startswith(f"{path}:3: monitoring.snmp_rewalk_every: "), message
+        assert why in message, message

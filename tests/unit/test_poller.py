@@ -18,7 +18,7 @@ from opsconsole.monitoring.collectors.dispatch import CollectorSet, PollFailure
 from opsconsole.monitoring.metrics import maintain
 from opsconsole.monitoring.poller import Poller
 from opsconsole.monitoring.sample import DiskUsage, HostSnapshot
-from opsconsole.monitoring.targets import PollTarget, Shard
+from opsconsole.monitoring.targets import PollTarget, Shard, load_targets
 from opsconsole.store import Store
 from opsconsole.store.models import (
     CIClass,
@@ -151,7 +151,7 @@ async def test_outage_of_the_core_is_one_root_alarm(
     await poller.poll_once()
     assert {s for s, _ in states(chain).values()} == {"UP"}
     with chain.read() as s:
-        changes = s.scalar(select(func.count()).select_from(HostStateChange))
+        changes = s.scalars(select(func.count()).select_from(HostStateChange)).one()
     assert changes >= 8  # UNKNOWN->UP x4, then out and back for each
 
 
@@ -336,3 +336,45 @@ def test_delay_all_keeps_the_spread(chain: Store) -> None:
         (131.0, 3),
         (135.0, 2),
     ]
+
+
+def test_snmp_rewalk_every_reaches_the_snmp_collector(chain: Store) -> None:
+    from opsconsole.monitoring.collectors.snmp import DEFAULT_REWALK_EVERY
+
+    settings = Settings.model_validate({"monitoring": {"snmp_rewalk_every": 4}})
+    poller = Poller(chain, settings, name="test-poller")  # builds its own CollectorSet
+    try:
+        assert poller.collectors.snmp_collector().rewalk_every == 4
+    finally:
+        poller.collectors.close()
+    default = Poller(chain, Settings(), name="test-poller").collectors
+    try:
+        assert default.snmp_collector().rewalk_every == DEFAULT_REWALK_EVERY
+    finally:
+        default.close()
+    # a bench or test may still override the setting
+    assert CollectorSet(settings, snmp_rewalk_every=1).snmp_collector().rewalk_every == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        CollectorSet(settings, snmp_rewalk_every=0)
+
+
+def test_poller_and_dashboard_use_one_interval_rule(chain: Store) -> None:
+    from opsconsole.monitoring.dashboard_queries import host_index
+    from opsconsole.monitoring.targets import expected_interval
+
+    settings = Settings.model_validate(
+        {"monitoring": {"interval": 120, "class_intervals": {"network_device": 30},
+                        "local_interval": 3}}
+    )  # fmt: skip
+    with chain.write("test") as s:
+        add_ci(s, "own-interval", CIClass.HOST, monitored=True, collector="snmp",
+               address="127.0.1.9", credential_profile="lab", poll_interval=45)  # fmt: skip
+        add_ci(s, "this-box", CIClass.HOST, monitored=True, collector="local")
+    with chain.read() as s:
+        targets = {t.name: t.interval for t in load_targets(s, settings.monitoring, Shard(), 3)}
+        index = {h.name: h.interval for h in host_index(s, settings.monitoring).hosts}
+    assert targets == {"core": 30, "access": 30, "web-01": 120, "db-01": 120,
+                       "own-interval": 45, "this-box": 3}  # fmt: skip
+    assert {name: index[name] for name in targets} == targets
+    assert expected_interval("snmp", "database", None, settings.monitoring) == 120
+    assert expected_interval("local", "host", None, settings.monitoring, local_interval=1) == 1

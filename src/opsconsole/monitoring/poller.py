@@ -68,7 +68,9 @@ class Poller:
         self.settings = settings
         self.shard = shard or Shard()
         self.name = name
-        self.collectors = collectors or CollectorSet(settings)
+        self.collectors = collectors or CollectorSet(
+            settings, snmp_rewalk_every=settings.monitoring.snmp_rewalk_every
+        )
         self.on_batch = on_batch
         self.stats = PollerStats()
         self._targets: dict[int, PollTarget] = {}

@@ -8,6 +8,10 @@ rows are read with one Core SELECT of the columns the decisions need (not the `l
 documents), written back with one Core executemany per kind of row, samples go in with one
 Core executemany, and the threshold rule of each (CI, metric) is looked up once per process.
 State changes (rare) stay ORM objects, so they reach the change log like any ORM write.
+
+Maintenance (a failing host whose CI is inside the window of a change being implemented is
+MAINTENANCE, not DOWN or UNREACHABLE) is asked once per batch, and only for the hosts whose
+poll failed: a batch where every host answered costs no query for it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from opsconsole.config import Settings, ThresholdRule, ThresholdSettings
 from opsconsole.events.pipeline import Event, submit
+from opsconsole.monitoring.maintenance import MaintenanceWindows, maintenance_windows
 from opsconsole.monitoring.reachability import BLOCKING, after_poll, blocking_parent, reclassify
 from opsconsole.monitoring.sample import HostSnapshot
 from opsconsole.monitoring.targets import PollTarget
@@ -154,6 +159,12 @@ def record(
     changed: list[int] = []
     down_after = settings.monitoring.down_after
     rules = _rules_for(settings.thresholds)
+    failed = [r for r in results if not r.ok]
+    windows: MaintenanceWindows | None = None  # only a failing host can be in MAINTENANCE
+    if failed:
+        times = [r.at for r in failed]
+        windows = maintenance_windows(session, (r.target.ci_id for r in failed), min(times),
+                                      max(times))  # fmt: skip
     for result in parents_first(results):
         target = result.target
         row = states[target.ci_id]
@@ -168,9 +179,11 @@ def record(
                 for p in parents.values()
             )
         old = HostStatus(row.state)
-        outcome = after_poll(
-            old, row.consecutive_failures, result.ok, down_after, blocked_by, bool(suspect)
-        )
+        change = None
+        if windows is not None and not result.ok:
+            change = windows.change_at(row.ci_id, result.at)
+        outcome = after_poll(old, row.consecutive_failures, result.ok, down_after, blocked_by,
+                             bool(suspect), in_maintenance=change is not None)  # fmt: skip
         row.consecutive_failures = outcome.failures
         if result.ok and result.snapshot is not None:
             row.latest = snapshot_document(result.snapshot)
@@ -185,10 +198,12 @@ def record(
             row.error = (result.error or "no response")[:400]
         via = outcome.unreachable_via
         reason = f"via {via}" if via else (result.error or "") if not result.ok else "poll ok"
+        if outcome.state is HostStatus.MAINTENANCE:
+            reason = f"maintenance {change}: {reason}"
         if _apply_state(session, row, outcome.state, via, result.at, reason):
             changed.append(row.ci_id)
             summary.state_changes.append((target.name, old.value, outcome.state.value))
-            events += _state_events(target.name, row, old, result.at, result.error)
+            events += _state_events(target.name, row, old, result.at, result.error, change)
     events += _reclassify_downstream(session, changed, results[0].at, summary, known)
     _write_states(session, [*states.values(), *(r for r in known.values() if r.changed
                                                 and r.ci_id not in states)], poller)  # fmt: skip
@@ -398,12 +413,23 @@ def _evaluate(
     return new_levels, crossings
 
 
+# The states whose alarm is host.reachability: the host itself does not answer. In
+# MAINTENANCE the alarm is raised all the same (events flow; the pipeline marks the alert
+# maintenance), and moving between DOWN and MAINTENANCE keeps the one alert.
+_ROOT_ALARM = frozenset({HostStatus.DOWN, HostStatus.MAINTENANCE})
+
+
 def _state_events(
-    name: str, row: _Row, old: HostStatus, at: datetime, error: str | None
+    name: str,
+    row: _Row,
+    old: HostStatus,
+    at: datetime,
+    error: str | None,
+    change: str | None = None,
 ) -> list[Event]:
-    """Each state has its own check, so leaving one clears exactly its alert: DOWN is the root
-    alarm (host.reachability); UNREACHABLE (host.unreachable) is a consequence that
-    correlation groups under the parent named in its payload."""
+    """Each state has its own check, so leaving one clears exactly its alert: DOWN (and
+    MAINTENANCE) is the root alarm (host.reachability); UNREACHABLE (host.unreachable) is a
+    consequence that correlation groups under the parent named in its payload."""
     new = HostStatus(row.state)
     events: list[Event] = []
 
@@ -411,8 +437,8 @@ def _state_events(
         events.append(Event(source=SOURCE, check=check, severity=severity, message=message,
                             at=at, ci_id=row.ci_id, **extra))  # fmt: skip
 
-    if old is HostStatus.DOWN:
-        emit(REACHABILITY_CHECK, Severity.INFO, f"{name} is no longer DOWN ({new})", clear=True)
+    if old in _ROOT_ALARM and new not in _ROOT_ALARM:
+        emit(REACHABILITY_CHECK, Severity.INFO, f"{name} is no longer {old} ({new})", clear=True)
     if old is HostStatus.UNREACHABLE:
         emit(UNREACHABLE_CHECK, Severity.INFO, f"{name} is reachable again ({new})", clear=True)
     if new is HostStatus.DOWN:
@@ -420,6 +446,14 @@ def _state_events(
             REACHABILITY_CHECK,
             Severity.CRITICAL,
             f"{name} is DOWN" + (f": {error}" if error else ""),
+        )
+    if new is HostStatus.MAINTENANCE:
+        emit(
+            REACHABILITY_CHECK,
+            Severity.CRITICAL,
+            f"{name} is not answering, in maintenance {change or ''}".rstrip()
+            + (f": {error}" if error else ""),
+            payload={"maintenance": change} if change else {},
         )
     if new is HostStatus.UNREACHABLE:
         via = row.unreachable_via

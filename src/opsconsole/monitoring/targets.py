@@ -50,6 +50,24 @@ class PollTarget:
     parents: tuple[tuple[int, str], ...]  # monitored CIs it needs directly: (id, name)
 
 
+def expected_interval(
+    collector: str | None,
+    ci_class: str,
+    poll_interval: float | None,
+    settings: MonitoringSettings,
+    local_interval: float | None = None,
+) -> float:
+    """Seconds between two polls of a CI: its own poll_interval (CMDB), else the local
+    host's interval for the psutil collector, else its class's interval, else the default.
+    The poller schedules by it and the console judges a poll's age by it: one rule for both.
+    `local_interval`: instead of `settings.local_interval` (a caller that overrides it)."""
+    if poll_interval:
+        return float(poll_interval)
+    if collector == Collector.LOCAL.value:
+        return settings.local_interval if local_interval is None else local_interval
+    return settings.class_intervals.get(ci_class, settings.interval)
+
+
 def load_targets(
     session: Session, settings: MonitoringSettings, shard: Shard, local_interval: float
 ) -> list[PollTarget]:
@@ -66,12 +84,9 @@ def load_targets(
         if ci.collector is None or not shard.owns(ci.name):
             continue
         collector = Collector(ci.collector)
-        if ci.poll_interval:
-            interval = float(ci.poll_interval)
-        elif collector is Collector.LOCAL:
-            interval = local_interval
-        else:
-            interval = settings.class_intervals.get(ci.ci_class, settings.interval)
+        interval = expected_interval(
+            collector.value, ci.ci_class, ci.poll_interval, settings, local_interval
+        )
         targets.append(
             PollTarget(
                 ci_id=ci.id,

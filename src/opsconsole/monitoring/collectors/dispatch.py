@@ -23,14 +23,16 @@ class PollFailure(Exception):
 
 class CollectorSet:
     """`snmp_rewalk_every`: every how many polls an SNMP host's tables are walked again
-    (between walks a poll is one GET of what changes); default: the collector's."""
+    (between walks a poll is one GET of what changes); default (None): the setting
+    `monitoring.snmp_rewalk_every`."""
 
     def __init__(self, settings: Settings, *, snmp_rewalk_every: int | None = None) -> None:
         self._settings = settings
-        # A `monitoring.snmp_rewalk_every` setting is honoured once config.py has one.
-        self._rewalk_every = snmp_rewalk_every or getattr(
-            settings.monitoring, "snmp_rewalk_every", None
-        )
+        if snmp_rewalk_every is None:
+            snmp_rewalk_every = settings.monitoring.snmp_rewalk_every
+        if snmp_rewalk_every < 1:
+            raise ValueError("snmp_rewalk_every must be at least 1")
+        self.snmp_rewalk_every = snmp_rewalk_every
         self._local: dict[int, LocalCollector] = {}
         self._snmp: Any = None  # SnmpCollector, created on first use: pysnmp is slow to import
         self._counters: dict[int, Any] = {}
@@ -44,7 +46,7 @@ class CollectorSet:
         return await self._collect_snmp(target)
 
     async def _collect_snmp(self, target: PollTarget) -> HostSnapshot:
-        from opsconsole.monitoring.collectors.snmp import SnmpCollector, SnmpTarget, SnmpUnreachable
+        from opsconsole.monitoring.collectors.snmp import SnmpTarget, SnmpUnreachable
 
         if not target.address:
             raise PollFailure("no address in the CMDB")
@@ -53,14 +55,9 @@ class CollectorSet:
         profile = self._settings.credentials.get(target.profile)
         if profile is None:
             raise PollFailure(f"credential profile {target.profile!r} is not in the config")
-        if self._snmp is None:
-            if self._rewalk_every:
-                self._snmp = SnmpCollector(rewalk_every=int(self._rewalk_every))
-            else:
-                self._snmp = SnmpCollector()
         snmp_target = SnmpTarget(target.name, target.address, target.port, profile)
         try:
-            snapshot, state = await self._snmp.collect(
+            snapshot, state = await self.snmp_collector().collect(
                 snmp_target, self._counters.get(target.ci_id)
             )
         except SnmpUnreachable as exc:
@@ -68,6 +65,15 @@ class CollectorSet:
         self._counters[target.ci_id] = state
         assert isinstance(snapshot, HostSnapshot)
         return snapshot
+
+    def snmp_collector(self) -> Any:
+        """The process's one SnmpCollector (created on first use: pysnmp is slow to import;
+        its engine is made at its first request)."""
+        if self._snmp is None:
+            from opsconsole.monitoring.collectors.snmp import SnmpCollector
+
+            self._snmp = SnmpCollector(rewalk_every=self.snmp_rewalk_every)
+        return self._snmp
 
     @property
     def pdus_sent(self) -> int:
