@@ -24,13 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
 from textual.markup import escape
 from textual.message import Message
 from textual.reactive import var
@@ -38,28 +39,26 @@ from textual.screen import Screen
 from textual.widgets import DataTable, OptionList
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from opsconsole.cmdb.service import list_cis
 from opsconsole.config import Settings
-from opsconsole.monitoring.collectors.dispatch import CollectorSet
-from opsconsole.monitoring.dashboard_queries import poll_marker
-from opsconsole.monitoring.poller import Poller
-from opsconsole.monitoring.recorder import BatchSummary
 from opsconsole.screens import describe_error
-from opsconsole.screens.alert_detail import AlertDetailScreen
-from opsconsole.screens.alerts import AlertsScreen
-from opsconsole.screens.cmdb import CIDetailScreen, CMDBScreen, class_label
 from opsconsole.screens.dashboard import DashboardScreen
 from opsconsole.screens.help import HelpGroup, HelpScreen, HelpSection, build_sections
-from opsconsole.screens.host_detail import HostDetailScreen
-from opsconsole.screens.itsm_change_form import ChangeFormScreen
-from opsconsole.screens.itsm_incident_form import IncidentFormScreen
-from opsconsole.screens.itsm_lists import TicketListScreen
-from opsconsole.store.changelog import latest_change_id
-from opsconsole.store.engine import Store
+from opsconsole.store.engine import OpeningStore, Store, StoreAbandoned
 from opsconsole.widgets.lists import KeyList, KeyTable
+from opsconsole.widgets.severity import severity_counts_content, severity_counts_plain
 from opsconsole.widgets.text import safe_str, safe_text
 
+# Only what the first screen needs is imported above: the console paints its dashboard while
+# the store opens in the background. SQLAlchemy, the models, the poller and the other screens
+# are imported when first used.
+if TYPE_CHECKING:
+    from opsconsole.monitoring.collectors.dispatch import CollectorSet
+    from opsconsole.monitoring.poller import Poller
+    from opsconsole.monitoring.recorder import BatchSummary
+    from opsconsole.monitoring.traps import TrapReceiver
+
 PALETTE_CI_HITS = 20
+ANNOUNCE_MAX = 3  # new critical alerts named one by one; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -95,11 +94,9 @@ log = logging.getLogger(__name__)
 
 
 class ChangeFeedMoved(Message):
-    def __init__(self, change_id: int, marker: datetime | None, with_marker: bool) -> None:
+    def __init__(self, state: FeedState) -> None:
         super().__init__()
-        self.change_id = change_id
-        self.marker = marker
-        self.with_marker = with_marker
+        self.state = state
 
 
 class PollBatchWritten(Message):
@@ -119,11 +116,40 @@ class LogRecordPosted(Message):
         self.severity = severity
 
 
-def read_feed(store: Store, with_marker: bool) -> tuple[int, datetime | None]:
-    """The change feed position, and the last-poll marker when asked (one short session)."""
+@dataclass(frozen=True)
+class FeedState:
+    """What the app follows, read in one short session: the change feed's position, the
+    last-poll marker (when asked), and when alerts moved: counts by severity for the header
+    and the new critical alerts to announce."""
+
+    change_id: int
+    marker: datetime | None
+    with_marker: bool
+    counts: dict[Any, int] | None = None
+    latest_alert_id: int | None = None
+    new_criticals: tuple[Any, ...] = ()
+
+
+def read_feed(
+    store: Store, with_marker: bool, known_change_id: int, announce_after: int | None
+) -> FeedState:
+    """`known_change_id`: counts are read again only when the feed moved past it;
+    `announce_after`: the newest alert id already announced (None: announce nothing yet)."""
+    from opsconsole.events import queries
+    from opsconsole.monitoring.dashboard_queries import poll_marker
+    from opsconsole.store.changelog import latest_change_id
+
     with store.read() as session:
         change_id = latest_change_id(session)
-        return change_id, poll_marker(session) if with_marker else None
+        marker = poll_marker(session) if with_marker else None
+        if change_id == known_change_id:
+            return FeedState(change_id, marker, with_marker)
+        counts = queries.severity_counts(session)
+        latest = queries.latest_alert_id(session)
+        new: list[Any] = []
+        if announce_after is not None and latest > announce_after:
+            new = queries.new_alerts_since(session, announce_after)
+        return FeedState(change_id, marker, with_marker, dict(counts), latest, tuple(new))
 
 
 class EmbeddedPoller:
@@ -141,12 +167,16 @@ class EmbeddedPoller:
         name: str,
         collectors: CollectorSet | None,
         on_batch: Callable[[BatchSummary], None],
+        traps: bool = False,
     ) -> None:
+        """`traps`: also receive SNMP traps (the configured port) into the poller's batches."""
         self.store = store
         self.settings = settings
         self.name = name
         self.collectors = collectors
         self.on_batch = on_batch
+        self.traps = traps
+        self.trap_receiver: TrapReceiver | None = None
         self.stop_requested = threading.Event()
         self.finished = threading.Event()
         self.poller: Poller | None = None
@@ -166,6 +196,8 @@ class EmbeddedPoller:
             self.finished.set()
 
     async def _main(self, cancelled: Callable[[], bool]) -> None:
+        from opsconsole.monitoring.poller import Poller
+
         stop = asyncio.Event()
         poller = Poller(
             self.store,
@@ -178,6 +210,8 @@ class EmbeddedPoller:
         self._loop = asyncio.get_running_loop()
         if self.stop_requested.is_set():  # asked to stop before the loop existed
             stop.set()
+        if self.traps:
+            await self._start_traps(poller, stop)
         run = asyncio.create_task(poller.run(stop), name="poller")
         watch = asyncio.create_task(self._watch(cancelled, stop), name="poller watch")
         try:
@@ -198,6 +232,24 @@ class EmbeddedPoller:
                 run.result()  # a poller that died is reported (worker error -> notification)
         finally:
             watch.cancel()
+            if self.trap_receiver is not None:
+                self.trap_receiver.stop()
+
+    async def _start_traps(self, poller: Poller, stop: asyncio.Event) -> None:
+        """A console on a box where a poller daemon (or another console) already receives
+        traps cannot bind the port: it says so once and goes on polling."""
+        from opsconsole.monitoring.daemon import start_traps
+
+        traps = self.settings.traps
+        try:
+            self.trap_receiver = await start_traps(
+                self.store, self.settings, poller, stop, name=self.name, port=traps.port
+            )
+        except OSError as exc:
+            log.warning(
+                "not receiving traps: %s:%d: %s (another poller may hold it)",
+                traps.host, traps.port, exc.strerror or exc,
+            )  # fmt: skip
 
     async def _watch(self, cancelled: Callable[[], bool], stop: asyncio.Event) -> None:
         """Stop when asked, or when the worker was cancelled (the app is going away)."""
@@ -259,6 +311,8 @@ class NotifyingLogHandler(logging.Handler):
 
 
 def find_ci_names(store: Store, text: str, limit: int = PALETTE_CI_HITS) -> list[tuple[str, str]]:
+    from opsconsole.cmdb.service import list_cis
+
     with store.read() as session:
         return [(ci.name, ci.ci_class) for ci in list_cis(session, text=text, limit=limit)]
 
@@ -306,6 +360,8 @@ class OpsCommands(Provider):
         needle = ci_search_text(query)
         if not needle:
             return
+        from opsconsole.screens.cmdb import class_label
+
         try:
             found = await asyncio.to_thread(find_ci_names, self.console.store, needle)
         except Exception:  # the store being away must not break the palette
@@ -347,7 +403,6 @@ class OpsConsoleApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
     ]
     COMMANDS = App.COMMANDS | {OpsCommands}
-    HELP_GROUPS: ClassVar[tuple[HelpGroup, ...]] = ()  # filled in below the class
 
     # `var`, not `reactive`: a reactive of the App repaints the whole screen when it changes,
     # which would send every character on the terminal again after each poll.
@@ -368,12 +423,15 @@ class OpsConsoleApp(App[None]):
         *,
         collectors: CollectorSet | None = None,
     ) -> None:
-        """`poll`: run the embedded poller (False: `--no-poll`, only read what a poller
-        writes). `collectors`: what the embedded poller collects with (tests script it)."""
+        """`store`: an open store, or an `OpeningStore`, opened once the first screen is on
+        the terminal (if that fails, the app exits with 1 and `startup_failure` says why).
+        `poll`: run the embedded poller (False: `--no-poll`, only read what a poller writes).
+        `collectors`: what the embedded poller collects with (tests script it)."""
         super().__init__()
         self.store = store
         self.settings = settings
         self.local_host = local_host
+        self.startup_failure: BaseException | None = None
         self.embedded: EmbeddedPoller | None = None
         if poll:
             self.embedded = EmbeddedPoller(
@@ -382,16 +440,36 @@ class OpsConsoleApp(App[None]):
                 name=f"console:{safe_str(settings.actor)}",
                 collectors=collectors,
                 on_batch=self._batch_written_in_thread,
+                traps=settings.traps.enabled and settings.traps.in_console,
             )
         poll_now = self.embedded.poll_now if self.embedded is not None else None
         self.add_mode("dashboard", lambda: DashboardScreen(store, settings, local_host, poll_now))
-        self.add_mode("cmdb", lambda: CMDBScreen(store))
+        self.add_mode("cmdb", self._cmdb_screen)
         for kind in ("incidents", "changes", "problems", "requests"):
-            self.add_mode(kind, partial(TicketListScreen, store, settings, kind))
-        self.add_mode("alerts", lambda: AlertsScreen(store, settings))
-        self.sub_title = f"{safe_str(settings.actor)}@{store.backend}"
+            self.add_mode(kind, partial(self._ticket_screen, kind))
+        self.add_mode("alerts", self._alerts_screen)
+        self.identity = f"{safe_str(settings.actor)}@{store.backend}"
+        self.sub_title = self.identity
+        self._counts_subtitle: tuple[str, Content] | None = None
+        self._announced_up_to: int | None = None  # newest alert id already announced
         self._log_handler = NotifyingLogHandler(self)
         self._routed: list[tuple[logging.Logger, bool]] = []
+
+    # The other places are built (and their modules imported) when first shown.
+    def _cmdb_screen(self) -> Screen[None]:
+        from opsconsole.screens.cmdb import CMDBScreen
+
+        return CMDBScreen(self.store)
+
+    def _ticket_screen(self, kind: str) -> Screen[None]:
+        from opsconsole.screens.itsm_lists import TicketListScreen
+
+        return TicketListScreen(self.store, self.settings, kind)
+
+    def _alerts_screen(self) -> Screen[None]:
+        from opsconsole.screens.alerts import AlertsScreen
+
+        return AlertsScreen(self.store, self.settings)
 
     def on_mount(self) -> None:
         if self.settings.ui.theme in self.available_themes:
@@ -404,15 +482,76 @@ class OpsConsoleApp(App[None]):
             )
         self._route_logs()
         self.switch_mode(HOME)
+
+    def on_ready(self) -> None:
+        # The store opens (and the poller starts) once the first screen is on the terminal:
+        # its thread would otherwise share the interpreter with the first paint.
+        self.screen.call_after_refresh(self._start_behind_first_paint)
+
+    def _start_behind_first_paint(self) -> None:
+        if isinstance(self.store, OpeningStore):
+            self.store.start()
+            self._watch_store_opening(self.store)
         self._follow_change_feed()
         if self.embedded is not None:
             self._run_poller(self.embedded)
+
+    @work(group="store-opening", exit_on_error=False, name="opening the store")
+    async def _watch_store_opening(self, opening: OpeningStore) -> None:
+        try:
+            await asyncio.to_thread(opening.wait)
+        except StoreAbandoned:
+            return  # the console is closing anyway
+        except Exception as exc:
+            # The console is no use without its store: leave, and say why on the terminal.
+            self.startup_failure = exc
+            self.stop_poller()
+            self.exit(return_code=1)
+
+    # --- the header: counts by severity on every screen ------------------------------------
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The header's line; the counts part of the sub-title is drawn in colour."""
+        counts = self._counts_subtitle
+        if counts is not None and sub_title == counts[0]:
+            # "Alerts — CRIT 1 MAJOR 3 …  alice@sqlite": fits 80 columns without the app name.
+            place = title.removeprefix(f"{self.title} · ")
+            return Content.assemble(place, " — ", counts[1], (" · ", "dim"), self.identity)
+        return super().format_title(title, sub_title)
+
+    def show_severity_counts(self, counts: dict[Any, int]) -> None:
+        plain = f"{severity_counts_plain(counts)}  {self.identity}"
+        self._counts_subtitle = (plain, severity_counts_content(counts))
+        self.sub_title = plain  # the headers watch it: every screen's header is redrawn
+
+    def announce(self, rows: tuple[Any, ...]) -> None:
+        """New critical alerts announce themselves on whatever screen is shown."""
+        for row in rows[:ANNOUNCE_MAX]:
+            self.notify(
+                f"{safe_str(row.ci_name)}: {safe_str(row.check)} · {safe_str(row.message)}",
+                title="new critical alert",
+                severity="error",
+                markup=False,
+            )
+        if len(rows) > ANNOUNCE_MAX:
+            self.notify(
+                f"and {len(rows) - ANNOUNCE_MAX} more new critical alerts",
+                severity="error",
+                markup=False,
+            )
+        if rows and self.settings.events.bell_on_critical:
+            self.bell()
 
     # --- embedded poller -----------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="poller", exit_on_error=False, name="the poller")
     def _run_poller(self, embedded: EmbeddedPoller) -> None:
         worker = get_current_worker()
+        if isinstance(self.store, OpeningStore):
+            try:
+                self.store.wait()
+            except Exception:
+                return  # _watch_store_opening reports it and leaves
         embedded.run(lambda: worker.is_cancelled)
 
     def _batch_written_in_thread(self, summary: BatchSummary) -> None:
@@ -432,9 +571,16 @@ class OpsConsoleApp(App[None]):
 
     async def action_quit(self) -> None:
         self.stop_poller()  # start winding down at once, while the screens close
+        self._abandon_opening()
         self.exit()
 
+    def _abandon_opening(self) -> None:
+        """Quitting while a slow database is still being opened must not wait for it."""
+        if isinstance(self.store, OpeningStore):
+            self.store.abandon()
+
     async def on_unmount(self) -> None:
+        self._abandon_opening()
         embedded = self.embedded
         if embedded is not None:
             embedded.stop()
@@ -472,15 +618,23 @@ class OpsConsoleApp(App[None]):
     @work(exclusive=True, group="change-feed", exit_on_error=False, name="following changes")
     async def _follow_change_feed(self) -> None:
         failing = False
+        known = -1
+        first = True
         while True:
-            await asyncio.sleep(self.settings.ui.change_feed_interval)
+            if not first:
+                await asyncio.sleep(self.settings.ui.change_feed_interval)
+            first = False
             # Without a running embedded poller, screens that show host health follow the
             # store's last-poll marker; only looked at while such a screen is visible.
             polling_here = self.embedded is not None and self.embedded.running
             with_marker = not polling_here and getattr(self.screen, "FOLLOWS_POLLS", False)
             try:
-                change_id, marker = await asyncio.to_thread(read_feed, self.store, with_marker)
+                state = await asyncio.to_thread(
+                    read_feed, self.store, with_marker, known, self._announced_up_to
+                )
             except Exception as exc:
+                if isinstance(self.store, OpeningStore) and not self.store.is_open:
+                    return  # opening failed: _watch_store_opening says so and leaves
                 if not failing:  # say it once, not at every poll
                     self.notify(
                         describe_error(exc),
@@ -493,7 +647,8 @@ class OpsConsoleApp(App[None]):
             if failing:
                 self.notify("the store answers again", markup=False)
                 failing = False
-            self.post_message(ChangeFeedMoved(change_id, marker, with_marker))
+            known = state.change_id
+            self.post_message(ChangeFeedMoved(state))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:  # the feed catches its own errors; this is a net
@@ -506,9 +661,16 @@ class OpsConsoleApp(App[None]):
 
     @on(ChangeFeedMoved)
     def _change_feed_moved(self, message: ChangeFeedMoved) -> None:
-        self.change_id = message.change_id
-        if message.with_marker:
-            self.poll_marker = message.marker
+        state = message.state
+        if state.counts is not None:
+            self.show_severity_counts(state.counts)
+        if state.latest_alert_id is not None:
+            if self._announced_up_to is not None:
+                self.announce(state.new_criticals)
+            self._announced_up_to = state.latest_alert_id  # the first read announces nothing
+        self.change_id = state.change_id
+        if state.with_marker:
+            self.poll_marker = state.marker
 
     # --- actions -------------------------------------------------------------------------
 
@@ -529,6 +691,8 @@ class OpsConsoleApp(App[None]):
             self.push_screen(HelpScreen(self.help_sections()))
 
     async def open_ci(self, name: str) -> None:
+        from opsconsole.screens.cmdb import CIDetailScreen
+
         await self.switch_mode("cmdb")
         await self.push_screen(CIDetailScreen(self.store, name))
 
@@ -540,7 +704,7 @@ class OpsConsoleApp(App[None]):
         return [self.get_key_display(binding.with_key(key.strip())) for key in keys.split(",")]
 
     def help_sections(self) -> list[HelpSection]:
-        return build_sections(self.HELP_GROUPS, self.keys_of)
+        return build_sections(help_groups(), self.keys_of)
 
     def palette_commands(self) -> list[PaletteCommand]:
         commands = []
@@ -554,18 +718,38 @@ class OpsConsoleApp(App[None]):
         return commands
 
 
-OpsConsoleApp.HELP_GROUPS = (
-    HelpGroup("Everywhere", (OpsConsoleApp, Screen)),
-    HelpGroup("Dashboard", (DashboardScreen,)),
-    HelpGroup("Host detail", (HostDetailScreen,)),
-    HelpGroup("CMDB", (CMDBScreen,)),
-    HelpGroup("Alerts", (AlertsScreen,)),
-    HelpGroup("Alert detail", (AlertDetailScreen,)),
-    HelpGroup("CI detail", (CIDetailScreen,)),
-    HelpGroup("Tickets", (TicketListScreen,)),
-    HelpGroup("Incident form", (IncidentFormScreen,)),
-    HelpGroup("Change form", (ChangeFormScreen,)),
-    HelpGroup("Tables", (KeyTable, DataTable)),
-    HelpGroup("Lists", (KeyList, OptionList)),
-    HelpGroup("Help", (HelpScreen,)),
-)
+def help_groups() -> tuple[HelpGroup, ...]:
+    """Every screen's keys for `?` (importing the screens: help is asked for after start-up)."""
+    from opsconsole.screens.alert_detail import AlertDetailScreen
+    from opsconsole.screens.alerts import AlertsScreen
+    from opsconsole.screens.cmdb import CIDetailScreen, CMDBScreen
+    from opsconsole.screens.host_detail import HostDetailScreen
+    from opsconsole.screens.itsm_change_form import ChangeFormScreen
+    from opsconsole.screens.itsm_common import PickDialog
+    from opsconsole.screens.itsm_dialogs import ApproverDialog, DecisionDialog
+    from opsconsole.screens.itsm_incident_form import IncidentFormScreen
+    from opsconsole.screens.itsm_lists import TicketListScreen
+    from opsconsole.screens.itsm_problem_form import ProblemFormScreen
+    from opsconsole.screens.itsm_request_form import RequestFormScreen
+    from opsconsole.widgets.picker import Picker
+
+    return (
+        HelpGroup("Everywhere", (OpsConsoleApp, Screen)),
+        HelpGroup("Dashboard", (DashboardScreen,)),
+        HelpGroup("Host detail", (HostDetailScreen,)),
+        HelpGroup("CMDB", (CMDBScreen,)),
+        HelpGroup("Alerts", (AlertsScreen,)),
+        HelpGroup("Alert detail", (AlertDetailScreen,)),
+        HelpGroup("CI detail", (CIDetailScreen,)),
+        HelpGroup("Tickets", (TicketListScreen,)),
+        HelpGroup("Incident form", (IncidentFormScreen,)),
+        HelpGroup("Change form", (ChangeFormScreen,)),
+        HelpGroup("Problem form", (ProblemFormScreen,)),
+        HelpGroup("Request form", (RequestFormScreen,)),
+        HelpGroup("Change approvals", (ApproverDialog, DecisionDialog)),
+        HelpGroup("Pick a record", (PickDialog,)),
+        HelpGroup("Pickers", (Picker,)),
+        HelpGroup("Tables", (KeyTable, DataTable)),
+        HelpGroup("Lists", (KeyList, OptionList)),
+        HelpGroup("Help", (HelpScreen,)),
+    )

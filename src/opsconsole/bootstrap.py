@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from opsconsole.cmdb import io as cmdb_io
 from opsconsole.cmdb.service import find_ci
 from opsconsole.config import Settings
-from opsconsole.monitoring.collectors.local import local_host_name
+from opsconsole.monitoring.collectors import local_host_name
 from opsconsole.store import open_store
 from opsconsole.store.engine import Store
 from opsconsole.store.models import CI, CIClass, Collector

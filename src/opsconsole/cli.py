@@ -15,20 +15,17 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING, Any
 
 from opsconsole import __version__
 from opsconsole import config as config_module
-from opsconsole.cmdb import io as cmdb_io
-from opsconsole.cmdb.impact import dependencies, impacted_services
-from opsconsole.cmdb.service import CMDBError, get_ci
 from opsconsole.config import ConfigError, Settings
-from opsconsole.itsm.journal import ItsmError
-from opsconsole.store import open_store
-from opsconsole.store.engine import Store
-from opsconsole.store.migrate import current_revision, head_revision, upgrade_to_head
+
+# The console's start imports only what its first screen needs (it paints, then opens the
+# store); the commands import the domains they use when they run.
+if TYPE_CHECKING:
+    from opsconsole.cmdb import io as cmdb_io
+    from opsconsole.store.engine import Store
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -39,8 +36,12 @@ class CommandError(Exception):
     """A failure already worded for the operator."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(with_commands: bool = True) -> argparse.ArgumentParser:
+    """The whole command line; `with_commands=False`: only the global options, enough to open
+    the console without importing every command's domain."""
     parser = argparse.ArgumentParser(
+        add_help=with_commands,
+        exit_on_error=with_commands,
         prog="opsconsole",
         description="A keyboard-driven NOC console: host health, alerts and tickets, joined "
         "by a CMDB. With no command, opens the console.",
@@ -58,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start a local snmpd for each sample device (127.0.1.x) and monitor them",
     )
+    if not with_commands:
+        parser.set_defaults(command=None)
+        return parser
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command")
@@ -117,25 +121,53 @@ def _domain_command_modules() -> list[Any]:
     return found
 
 
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Opening the console (no command) parses the global options alone; anything else, or
+    anything the short parser does not take (a command, --help, a mistake), goes to the
+    full parser, which imports the command modules and words the errors."""
+    try:
+        args, rest = _parser(with_commands=False).parse_known_args(argv)
+    except argparse.ArgumentError:
+        rest = ["(worded by the full parser)"]
+    if not rest:
+        return args
+    return _parser().parse_args(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = parse_arguments(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = config_module.load(args.config)
-        _configure_domains(settings)
+        if args.command is not None:
+            _configure_domains(settings)  # the console does it behind its first paint
         return _dispatch(args, settings)
-    except (ConfigError, CommandError, CMDBError) as exc:
-        print(f"opsconsole: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    except (cmdb_io.CMDBImportError, ItsmError) as exc:
-        print(f"opsconsole: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    except SQLAlchemyError as exc:
-        print(f"opsconsole: database error: {_first_line(exc)}", file=sys.stderr)
-        return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        message = operator_message(exc)
+        if message is None:
+            raise
+        print(f"opsconsole: {message}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def operator_message(error: BaseException) -> str | None:
+    """The one line an operator gets for a failure they can cause; None for a bug."""
+    if isinstance(error, ConfigError | CommandError):
+        return str(error)
+    # Imported only now that something failed: the console's start does not pay for them.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from opsconsole.cmdb.io import CMDBImportError
+    from opsconsole.cmdb.service import CMDBError
+    from opsconsole.itsm.journal import ItsmError
+
+    if isinstance(error, CMDBError | CMDBImportError | ItsmError):
+        return str(error)
+    if isinstance(error, SQLAlchemyError):
+        return f"database error: {_first_line(error)}"
+    return None
 
 
 def _configure_domains(settings: Settings) -> None:
@@ -170,6 +202,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _store(args: argparse.Namespace, settings: Settings) -> Store:
+    from opsconsole.store import open_store
+
     return open_store(settings.database_url(args.db))
 
 
@@ -180,16 +214,44 @@ def _run_console(args: argparse.Namespace, settings: Settings) -> int:
     # Textual draws on stderr and reads stdin: both must be a terminal.
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         raise CommandError("the console needs a terminal; see `opsconsole --help` for commands")
+    from opsconsole.app import OpsConsoleApp
+    from opsconsole.store.engine import OpeningStore
+
+    if args.demo:  # the demo agents need the CMDB before the console starts
+        prepared = open_for_console(settings, args.db)
+        store, local = OpeningStore.ready(prepared.store), prepared.local_host
+    else:
+        store = OpeningStore(
+            settings.database_url(args.db), lambda: open_for_console(settings, args.db).store
+        )
+        local = console_host_name(settings)
+    try:
+        with demo_estate(args.demo, store, settings) as settings:
+            app = OpsConsoleApp(store, settings, local, poll=not args.no_poll)
+            app.run()
+    finally:
+        store.dispose()
+    if app.startup_failure is not None:
+        raise app.startup_failure  # worded by main(), as if it had failed before the console
+    return app.return_code or EXIT_OK
+
+
+def open_for_console(settings: Settings, db_url: str | None) -> Any:
+    """What the console needs behind its first screen: the domains configured, the store
+    open and migrated, the first-run estate, this host as a CI (`bootstrap.Prepared`)."""
     from opsconsole.bootstrap import prepare
 
-    prepared = prepare(settings, args.db)
-    from opsconsole.app import OpsConsoleApp
+    _configure_domains(settings)
+    return prepare(settings, db_url)
 
-    with demo_estate(args.demo, prepared.store, settings) as settings:
-        app = OpsConsoleApp(prepared.store, settings, prepared.local_host, poll=not args.no_poll)
-        app.run()
-    prepared.store.dispose()
-    return app.return_code or EXIT_OK
+
+def console_host_name(settings: Settings) -> str | None:
+    """This host's CI name, known before the store is open (prepare() makes sure it exists)."""
+    if not settings.monitoring.local_host:
+        return None
+    from opsconsole.monitoring.collectors import local_host_name
+
+    return local_host_name()
 
 
 @contextmanager
@@ -225,6 +287,9 @@ def demo_estate(enabled: bool, store: Store, settings: Settings) -> Iterator[Set
 
 
 def _db(args: argparse.Namespace, settings: Settings) -> int:
+    from opsconsole.store import open_store
+    from opsconsole.store.migrate import current_revision, head_revision, upgrade_to_head
+
     store = open_store(settings.database_url(args.db), upgrade=False)
     if args.db_command == "upgrade":
         before = current_revision(store.engine)
@@ -244,6 +309,10 @@ def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmdb(args: argparse.Namespace, settings: Settings) -> int:
+    from opsconsole.cmdb import io as cmdb_io
+    from opsconsole.cmdb.impact import dependencies, impacted_services
+    from opsconsole.cmdb.service import get_ci
+
     store = _store(args, settings)
     if args.cmdb_command == "import":
         with store.write(settings.actor) as session:
@@ -295,6 +364,8 @@ def _print_paths(
 
 
 def _format_from_name(output: Path | None) -> cmdb_io.Format:
+    from opsconsole.cmdb import io as cmdb_io
+
     if output is None:
         return "yaml"
     return cmdb_io.format_of(output)
@@ -396,6 +467,8 @@ def _config(args: argparse.Namespace, settings: Settings) -> int:
     path = settings.source or config_module.config_path(args.config)[0]
     where = str(path) if settings.source else f"{path} (absent: defaults in use)"
     print(f"config: {where}")
+    from opsconsole.store.engine import Store
+
     print(f"database: {Store.redact(settings.database_url(args.db))}")
     print(f"operator: {settings.actor}")
     print(f"credential profiles: {', '.join(sorted(settings.credentials)) or 'none'}")

@@ -49,6 +49,49 @@ def test_first_run_shows_this_host_then_the_cmdb_and_quits_cleanly(
     assert (tmp_path / "data" / "opsconsole" / "opsconsole.db").exists()
 
 
+def test_a_store_that_cannot_be_opened_ends_the_console_with_its_reason(
+    tmp_path: Path, console_env: dict[str, str]
+) -> None:
+    """The console paints before the store is open; when opening fails, it leaves, and says
+    why in one line, with exit status 1 (as any command does), never a traceback."""
+    closed_port = _free_tcp_port()  # nothing listens there: the connection is refused
+    url = f"postgresql+psycopg://nobody:secret@127.0.0.1:{closed_port}/none"
+    session = TmuxConsole(["--db", url], console_env, linger=True).start(tmp_path)
+    try:
+        assert session.exit_status(timeout=30) == 1
+        screen = session.wait_for("opsconsole: database error")
+        assert "Traceback" not in screen
+        assert "secret" not in screen  # the password is never shown
+    finally:
+        session.kill()
+
+
+def test_quitting_while_a_silent_database_is_being_opened_does_not_hang(
+    tmp_path: Path, console_env: dict[str, str]
+) -> None:
+    """A database that accepts the connection and never answers: the console is on screen at
+    once, waiting for the store; Ctrl+Q still quits promptly, with status 0."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshake; nobody ever answers
+        port = silent.getsockname()[1]
+        url = f"postgresql+psycopg://nobody:secret@127.0.0.1:{port}/none"
+        session = TmuxConsole(["--db", url], console_env).start(tmp_path)
+        try:
+            screen = session.wait_for("loading hosts")
+            assert "Dashboard" in screen
+            session.send("C-q")
+            assert session.exit_status(timeout=10) == 0
+        finally:
+            session.kill()
+
+
+def _free_tcp_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def test_a_no_poll_console_shows_what_a_poll_daemon_writes(
     tmp_path: Path, console_env: dict[str, str]
 ) -> None:

@@ -14,13 +14,21 @@ from tests.peers import require_binary
 
 
 class TmuxConsole:
-    def __init__(self, args: list[str], env: dict[str, str], size: tuple[int, int] = (80, 24)):
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        size: tuple[int, int] = (80, 24),
+        *,
+        linger: bool = False,
+    ):
         self.tmux = require_binary("tmux", "tmux")
         self.name = f"opsconsole-test-{uuid.uuid4().hex[:8]}"
         self.args = args
         self.env = env
         self.size = size
         self.status_file: Path | None = None
+        self.linger = linger
 
     def start(self, workdir: Path) -> TmuxConsole:
         self.status_file = workdir / f"{self.name}.status"
@@ -28,6 +36,8 @@ class TmuxConsole:
         command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "opsconsole", *self.args])
         # the exit status lands in a file: the test can tell a clean quit from a crash
         script = f"env {exports} {command} ; echo $? > {self.status_file}"
+        if self.linger:  # keep the pane, so what was printed after the console is readable
+            script += " ; sleep 30"
         width, height = self.size
         subprocess.run(
             [self.tmux, "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),

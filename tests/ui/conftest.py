@@ -20,7 +20,7 @@ from opsconsole import clock
 from opsconsole.app import OpsConsoleApp
 from opsconsole.clock import ManualClock
 from opsconsole.cmdb.service import relate
-from opsconsole.config import MonitoringSettings, Settings, UISettings
+from opsconsole.config import MonitoringSettings, Settings, TrapSettings, UISettings
 from opsconsole.monitoring.collectors.dispatch import CollectorSet, PollFailure
 from opsconsole.monitoring.recorder import PollResult, record
 from opsconsole.monitoring.sample import DiskUsage, HostSnapshot, InterfaceRate
@@ -297,6 +297,8 @@ def make_settings(
             local_interval=local_interval, history_points=60, write_batch_seconds=batch_seconds
         ),
         ui=UISettings(change_feed_interval=feed_interval),
+        # The console's trap receiver has a test of its own (test_console_traps.py).
+        traps=TrapSettings(in_console=False),
     )
 
 

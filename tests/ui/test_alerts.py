@@ -24,6 +24,7 @@ from opsconsole.screens.alert_detail import AlertDetailScreen
 from opsconsole.screens.alerts import PAGE_SIZE, AlertsScreen
 from opsconsole.screens.dashboard import DashboardScreen
 from opsconsole.screens.dialogs import AckDialog, ConfirmDialog, SilenceDialog
+from opsconsole.screens.itsm_incident_form import IncidentFormScreen
 from opsconsole.store.alert_models import Alert
 from opsconsole.store.engine import Store
 from opsconsole.store.models import Severity
@@ -106,8 +107,42 @@ async def test_queue_sorted_worst_first_with_words(
         table = screen.query_one("#alerts")
         first = table.get_row_at(0)  # type: ignore[attr-defined]
         assert isinstance(first[1], Text) and first[1].plain == "CRIT"
-        counts = screen.query_one("#alerts-counts", Value).shown.plain
-        assert "CRIT 1" in counts and "MAJOR 3" in counts  # web-01 counts too
+        # Columns a narrow terminal scrolls out of sight are repeated for the cursor's row.
+        row_line = screen.query_one("#alerts-row", Value)
+        if size[0] < 120:
+            assert row_line.display and row_line.shown.plain.startswith("▸ shop ·")
+            assert "unassigned" in row_line.shown.plain
+        else:
+            assert not row_line.display
+        # The header counts (web-01's alert too): the same line on every screen.
+        await wait_for(pilot, lambda: "CRIT 1" in app.sub_title)
+        assert "MAJOR 3" in app.sub_title
+
+
+async def test_header_counts_and_announcements_on_every_screen(
+    make_app: Any, alerting: Store, manual_clock: ManualClock, wait_for: Any
+) -> None:
+    """Away from the queue (on the dashboard), the header counts by severity, a new critical
+    alert announces itself, and with events.bell_on_critical the terminal bell rings once."""
+    app = make_app()
+    events = app.settings.events.model_copy(update={"bell_on_critical": True})
+    app.settings = app.settings.model_copy(update={"events": events})
+    seen = record_notifications(app)
+    bells: list[int] = []
+    app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "CRIT 1" in app.sub_title)
+        assert app.current_mode == "dashboard"
+        header = app.screen.query_one("HeaderTitle")
+        assert "CRIT 1" in str(header.render())  # type: ignore[attr-defined]
+        assert not seen and not bells  # what was there at start is not news
+        send(alerting, manual_clock, (("web-01", "disk.io", Severity.CRITICAL, "disk gone"),))
+        await wait_for(pilot, lambda: "CRIT 2" in app.sub_title)
+        await wait_for(pilot, lambda: any("disk gone" in text for text, _ in seen))
+        assert bells == [1]
+        send(alerting, manual_clock, (("web-01", "disk.io", Severity.CRITICAL, "still gone"),))
+        await pilot.pause(1.2)  # a repeat is not a new alert
+        assert bells == [1] and "CRIT 2" in app.sub_title
 
 
 async def test_bulk_acknowledge_of_three_marked_rows(
@@ -186,22 +221,41 @@ async def test_raise_incident_in_two_keys(make_app: Any, alerting: Store, wait_f
     app = make_app()
     seen = record_notifications(app)
     async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_queue(pilot, wait_for)
+        await pilot.press("j", "j")  # shop-web's latency alert: no incident yet
+        target = screen.cursor_row()
+        assert target is not None and target.ci_name == "shop-web"
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: any("incident INC" in text for text, _ in seen))
+        with alerting.read() as session:
+            incidents = list(incidents_for_alert(session, target.id))
+            assert len(incidents) == 1
+            assert incidents[0].assignee == "alice" and incidents[0].caller == "alice"
+            assert incidents[0].priority is not None and incidents[0].service
+            number = incidents[0].number
+        assert any(number in text for text, _ in seen)
+
+
+async def test_an_alert_with_an_open_incident_gets_no_second_one(
+    make_app: Any, alerting: Store, wait_for: Any
+) -> None:
+    """The ITSM rules already raised one for the critical core-sw-01 alert: `i` offers to open
+    it, Enter shows its form, and no second incident is written."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
         await open_queue(pilot, wait_for)
         await pilot.press("i")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
-        # The ITSM rules already raised one for this critical alert: the question says so.
-        question = app.screen.query_one("#question")
-        assert "already linked: INC0001001" in str(question.render())
+        question = str(app.screen.query_one("#question").render())
+        assert "INC0001001 is already open for" in question
         await pilot.press("enter")
-        await wait_for(pilot, lambda: any("incident INC" in text for text, _ in seen))
+        await wait_for(pilot, lambda: isinstance(app.screen, IncidentFormScreen))
+        assert app.screen.number == "INC0001001"
         alert = alert_by_ci(alerting)["core-sw-01"]
         with alerting.read() as session:
-            incidents = list(incidents_for_alert(session, alert.id))
-            # The ITSM rules already raised one for this critical alert; ours is the second.
-            mine = [i for i in incidents if i.caller == "alice"]
-            assert len(mine) == 1 and mine[0].assignee == "alice"
-            number = mine[0].number
-        assert any(number in text for text, _ in seen)
+            assert [i.number for i in incidents_for_alert(session, alert.id)] == ["INC0001001"]
 
 
 async def test_filter_and_bad_filter(make_app: Any, alerting: Store, wait_for: Any) -> None:

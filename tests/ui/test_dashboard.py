@@ -18,7 +18,7 @@ import pytest
 
 from opsconsole.app import OpsConsoleApp
 from opsconsole.clock import ManualClock
-from opsconsole.monitoring.dashboard_queries import HostFilter, SortKey
+from opsconsole.monitoring.host_list import HostFilter, SortKey
 from opsconsole.screens.cmdb import CIDetailScreen
 from opsconsole.screens.dashboard import DashboardScreen, fetch_index
 from opsconsole.screens.host_detail import HostDetailScreen

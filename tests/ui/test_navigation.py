@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 from rich.text import Text
 
-from opsconsole.app import OpsConsoleApp
+from opsconsole.app import OpsConsoleApp, help_groups
 from opsconsole.cmdb.service import add_ci, get_ci
 from opsconsole.screens.cmdb import CIDetailScreen, CMDBScreen
 from opsconsole.screens.dashboard import DashboardScreen
 from opsconsole.screens.help import HelpScreen, own_bindings
 from opsconsole.store.engine import Store
 from opsconsole.store.models import CIClass
+from opsconsole.widgets.keybar import KeyBar
 from opsconsole.widgets.lists import KeyList, KeyTable
 from opsconsole.widgets.text import safe_text
 from opsconsole.widgets.value import Value
@@ -239,12 +240,13 @@ async def test_help_lists_every_binding(make_app, wait_for, size) -> None:
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         help_text = app.screen.plain
-        for group in OpsConsoleApp.HELP_GROUPS:
+        for group in help_groups():
             assert group.title in help_text
             for owner in group.owners:
                 for binding in own_bindings(owner):
                     if binding.description and not binding.system:
-                        assert binding.description in help_text, binding
+                        # Help gives the longer wording (the tooltip) where there is one.
+                        assert (binding.tooltip or binding.description) in help_text, binding
         assert "^q" in help_text and "Open related CI" in help_text
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
@@ -322,3 +324,24 @@ async def test_database_error_is_a_notification_not_a_crash(
         await wait_for(pilot, lambda: any(sev == "error" for _, sev in notes))
         assert app.is_running and app.screen is cmdb
         assert any("no such table" in message for message, _ in notes)
+
+
+async def test_the_key_bar_follows_the_screen_and_the_keymap(
+    make_app: Any, wait_for: Any
+) -> None:
+    """One line of keys per screen: the screen's shown bindings first, the app's after, the
+    palette at the right; it changes with the screen, and a keymap moves what it shows."""
+    app = make_app()
+    app.set_keymap({"dashboard.sort": "o"})
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_dashboard(pilot, wait_for)
+        bar = app.screen.query_one(KeyBar)
+        line = bar.plain
+        assert len(line) == 80
+        assert line.startswith("⏎Open /Filter ")
+        assert "oSort" in line and "sSort" not in line
+        assert line.rstrip().endswith("^pPalette")
+        await pilot.press("2")
+        await wait_for(pilot, lambda: isinstance(app.screen, CMDBScreen))
+        cmdb_line = app.screen.query_one(KeyBar).plain
+        assert "oSort" not in cmdb_line and "Filter" in cmdb_line

@@ -41,7 +41,10 @@ async def run_daemon(store: Store, settings: Settings, options: DaemonOptions) -
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    receiver = await _start_traps(store, settings, options, poller, stop) if options.traps else None
+    receiver = None
+    if options.traps:
+        port = options.trap_port if options.trap_port is not None else settings.traps.port
+        receiver = await start_traps(store, settings, poller, stop, name=options.name, port=port)
     log.info("polling shard %s; Ctrl+C or SIGTERM stops", options.shard)
     try:
         await poller.run(stop)
@@ -56,13 +59,21 @@ async def run_daemon(store: Store, settings: Settings, options: DaemonOptions) -
                         events=poller.stats.events)  # fmt: skip
 
 
-async def _start_traps(
-    store: Store, settings: Settings, options: DaemonOptions, poller: Poller, stop: asyncio.Event
+async def start_traps(
+    store: Store,
+    settings: Settings,
+    poller: Poller,
+    stop: asyncio.Event,
+    *,
+    name: str,
+    port: int,
 ) -> TrapReceiver:
+    """Receive traps on `port` into the poller's event batches until `stop` is set (the caller
+    stops the receiver). Raises OSError when the port cannot be bound."""
     from opsconsole.monitoring.traps import TrapMessage, TrapReceiver
 
     def load() -> tuple[dict[str, int], int]:
-        with store.write(options.name) as session:
+        with store.write(name) as session:
             unknown = ensure_unknown_source(session)
             return address_map(session), unknown
 
@@ -71,7 +82,6 @@ async def _start_traps(
     def on_trap(message: TrapMessage) -> None:
         poller.add_events([trap_event(message, addresses, unknown)])
 
-    port = options.trap_port if options.trap_port is not None else settings.traps.port
     receiver = TrapReceiver(settings.traps.host, port, settings.traps.communities, on_trap)
     await receiver.start()
     log.info("receiving traps on %s:%d", settings.traps.host, receiver.bound_port)

@@ -8,15 +8,18 @@ thread; what they hand to widgets is plain data, never ORM objects bound to a cl
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
-from opsconsole.store.engine import Store
+from opsconsole.widgets.keybar import KeyBar
 from opsconsole.widgets.text import safe_str
+
+if TYPE_CHECKING:
+    from opsconsole.store.engine import Store
 
 ERROR_MAX_CHARS = 300
 
@@ -56,7 +59,7 @@ class OpsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield from self.compose_body()
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError

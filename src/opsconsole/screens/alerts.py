@@ -26,7 +26,12 @@ from opsconsole.events import actions, queries
 from opsconsole.events.actions import AlertError
 from opsconsole.events.queries import AlertRow, Cursor, FilterError, View
 from opsconsole.events.silences import SilenceError, silence_from_alert
-from opsconsole.itsm.incidents import create_incident_from_alert, incidents_for_alert
+from opsconsole.itsm.incidents import (
+    DuplicateIncident,
+    create_incident_from_alert,
+    open_incident_for_alert,
+)
+from opsconsole.itsm.journal import ItsmError
 from opsconsole.screens import OpsScreen, describe_error
 from opsconsole.screens.alert_detail import AlertDetailScreen
 from opsconsole.screens.dialogs import (
@@ -39,14 +44,15 @@ from opsconsole.screens.dialogs import (
 )
 from opsconsole.store.changelog import latest_change_id
 from opsconsole.store.engine import Store
-from opsconsole.store.models import Severity
 from opsconsole.widgets.lists import KeyTable
+from opsconsole.widgets.severity import severity_cell
 from opsconsole.widgets.text import safe_str, safe_text
 from opsconsole.widgets.value import Value
 
 PAGE_SIZE = 100
-MORE_WHEN_WITHIN = 5  # rows from the end of the table: fetch the next page
-ANNOUNCE_MAX = 3
+# Rows from the end of the table at which the next page is fetched: about a screenful, so it
+# has arrived before the cursor gets there.
+MORE_WHEN_WITHIN = 25
 COLUMNS = (
     ("mark", " "),
     ("severity", "Sev"),
@@ -61,13 +67,6 @@ COLUMNS = (
     ("reason", "Suppressed"),
 )
 MESSAGE_WIDTH = 32
-SEVERITY_WORDS = {
-    "critical": ("CRIT", "bold white on red"),
-    "major": ("MAJOR", "bold red"),
-    "minor": ("MINOR", "bold yellow"),
-    "warning": ("WARN", "yellow"),
-    "info": ("INFO", "cyan"),
-}
 VIEW_KEYS = (
     (View.OPEN, "O", "Open"),
     (View.MINE, "M", "Mine"),
@@ -75,11 +74,6 @@ VIEW_KEYS = (
     (View.SUPPRESSED, "S", "Suppressed"),
     (View.ALL, "L", "All"),
 )
-
-
-def severity_cell(severity: str) -> Text:
-    word, style = SEVERITY_WORDS.get(severity, (safe_str(severity).upper()[:5], ""))
-    return Text(word, style=style, no_wrap=True, end="")
 
 
 def format_age(age: timedelta) -> str:
@@ -99,6 +93,19 @@ def suppression_text(row: AlertRow) -> Text:
     if row.flapping:
         return Text("flapping", style="italic")
     return Text("")
+
+
+def cursor_row_text(row: AlertRow) -> Text:
+    """The columns a narrow terminal cannot show, for the row under the cursor."""
+    text = Text("▸ ", no_wrap=True, end="")
+    text.append_text(safe_text(row.services or "no service", style="bold"))
+    text.append(" · ")
+    text.append_text(safe_text(row.assignee or "unassigned"))
+    reason = suppression_text(row)
+    if reason:
+        text.append(" · ")
+        text.append_text(reason)
+    return text
 
 
 def mark_cell(row: AlertRow, marked: bool, now: datetime) -> Text:
@@ -145,11 +152,8 @@ class QueuePage:
     query: QueueQuery
     rows: tuple[AlertRow, ...]
     has_more: bool
-    counts: dict[Severity, int]
-    view_counts: dict[View, int]
+    view_counts: dict[View, int] | None  # None: not read (appending a page keeps the counts)
     change_id: int
-    latest_alert_id: int
-    announce: tuple[AlertRow, ...]
 
 
 def fetch_queue(
@@ -158,24 +162,16 @@ def fetch_queue(
     actor: str,
     after: Cursor | None,
     limit: int,
-    announce_after: int | None,
 ) -> QueuePage:
-    """A page of the queue and the counts, in one read session (run in a worker thread).
-    `announce_after`: also the new critical alerts since this alert id."""
+    """A page of the queue and the view counts, in one read session (run in a worker thread).
+    Counts by severity and new-alert announcements are the app's (the header, every screen)."""
     with store.read() as session:
         change_id = latest_change_id(session)
         page = queries.alert_page(
             session, query.view, actor=actor, text=query.text, after=after, limit=limit
         )
-        counts = queries.severity_counts(session)
-        views = queries.view_counts(session, actor)
-        latest = queries.latest_alert_id(session)
-        announce: list[AlertRow] = []
-        if announce_after is not None and latest > announce_after:
-            announce = queries.new_alerts_since(session, announce_after)
-    return QueuePage(
-        query, tuple(page.rows), page.has_more, counts, views, change_id, latest, tuple(announce)
-    )
+        views = queries.view_counts(session, actor) if after is None else None
+    return QueuePage(query, tuple(page.rows), page.has_more, views, change_id)
 
 
 class QueueLoaded(Message):
@@ -193,12 +189,20 @@ class QueueFailed(Message):
 
 
 class IncidentsLooked(Message):
-    """The incidents already linked to the alert an incident is about to be raised from."""
+    """The open incident (if any) of the alert an incident is about to be raised from."""
 
-    def __init__(self, row: AlertRow, numbers: tuple[str, ...]) -> None:
+    def __init__(self, row: AlertRow, open_number: str | None) -> None:
         super().__init__()
         self.row = row
-        self.numbers = numbers
+        self.open_number = open_number
+
+
+class OpenIncident(Message):
+    """Show this incident's form (the alert already had it open)."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__()
+        self.number = number
 
 
 class ActionDone(Message):
@@ -206,18 +210,6 @@ class ActionDone(Message):
         super().__init__()
         self.text = text
         self.severity = severity
-
-
-def severity_counts_text(counts: dict[Severity, int]) -> Text:
-    """CRIT 2 MAJOR 1 … (word and number; the colour only repeats the word)."""
-    text = Text(no_wrap=True, end="")
-    for severity in Severity:
-        word, style = SEVERITY_WORDS[severity.value]
-        if text:
-            text.append(" ")
-        count = counts.get(severity, 0)
-        text.append(f"{word} {count}", style=style if count else "dim")
-    return text
 
 
 # --- screen --------------------------------------------------------------------------------
@@ -228,7 +220,8 @@ class AlertsScreen(OpsScreen):
     DEFAULT_CSS = """
     AlertsScreen #alerts-body { height: 1fr; }
     AlertsScreen #alerts { height: 1fr; }
-    AlertsScreen #alerts-counts, AlertsScreen #alerts-status { width: 1fr; }
+    AlertsScreen #alerts-status, AlertsScreen #alerts-row { width: 1fr; }
+    AlertsScreen.-wide #alerts-row { display: none; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", id="alerts.filter"),
@@ -265,16 +258,16 @@ class AlertsScreen(OpsScreen):
         self.marked: set[int] = set()
         self.has_more = False
         self._loading_more = False
-        self.latest_alert_id: int | None = None
-        self.counts: dict[Severity, int] = {}
         self.view_counts: dict[View, int] = {}
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="alerts-body"):
-            yield Value("", id="alerts-counts")
             yield Input(placeholder="filter: text, or field:value (ci: check: severity:>=major …)",
                         id="alerts-filter")  # fmt: skip
             yield KeyTable(id="alerts", cursor_type="row", zebra_stripes=True)
+            # Below 120 columns the last columns scroll out of sight: this line repeats them
+            # for the row under the cursor.
+            yield Value("", id="alerts-row")
             yield Value("", id="alerts-status")
 
     def on_mount(self) -> None:
@@ -305,7 +298,7 @@ class AlertsScreen(OpsScreen):
     ) -> None:
         try:
             page = await asyncio.to_thread(
-                fetch_queue, self.store, query, self.actor, after, limit, self.latest_alert_id
+                fetch_queue, self.store, query, self.actor, after, limit
             )
         except FilterError as exc:
             self.post_message(QueueFailed(query, safe_str(exc)))
@@ -320,10 +313,8 @@ class AlertsScreen(OpsScreen):
     @on(QueueLoaded)
     def _queue_loaded(self, message: QueueLoaded) -> None:
         page = message.page
-        self.counts, self.view_counts = page.counts, page.view_counts
-        if self.latest_alert_id is not None:
-            self._announce(page.announce)
-        self.latest_alert_id = max(page.latest_alert_id, self.latest_alert_id or 0)
+        if page.view_counts is not None:
+            self.view_counts = page.view_counts
         if page.query != self.query_state:
             self._show_status()
             return
@@ -358,27 +349,9 @@ class AlertsScreen(OpsScreen):
         elif not keep_cursor:
             table.move_cursor(row=0, animate=False)
 
-    def _announce(self, rows: tuple[AlertRow, ...]) -> None:
-        for row in rows[:ANNOUNCE_MAX]:
-            self.notify(
-                f"{safe_str(row.ci_name)}: {safe_str(row.check)} · {safe_str(row.message)}",
-                title="new critical alert",
-                severity="error",
-                markup=False,
-            )
-        if len(rows) > ANNOUNCE_MAX:
-            self.notify(
-                f"and {len(rows) - ANNOUNCE_MAX} more new critical alerts",
-                severity="error",
-                markup=False,
-            )
-        if rows and getattr(self.settings.events, "bell", False):
-            self.app.bell()
-
     def _show_status(self) -> None:
+        self._show_cursor_row()
         query = self.query_state
-        counts = severity_counts_text(self.counts)
-        self.query_one("#alerts-counts", Value).show(counts)
         status = Text(no_wrap=True, end="")
         for view, key, title in VIEW_KEYS:
             style = "reverse bold" if view is query.view else ""
@@ -395,6 +368,7 @@ class AlertsScreen(OpsScreen):
 
     @on(DataTable.RowHighlighted, "#alerts")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_cursor_row()
         if (
             self.has_more
             and not self._loading_more
@@ -403,6 +377,10 @@ class AlertsScreen(OpsScreen):
         ):
             self._loading_more = True
             self._load(self.query_state, self.rows[-1].cursor, PAGE_SIZE, "append")
+
+    def _show_cursor_row(self) -> None:
+        row = self.cursor_row()
+        self.query_one("#alerts-row", Value).show(cursor_row_text(row) if row else "")
 
     @on(DataTable.RowSelected, "#alerts")
     def _row_selected(self) -> None:
@@ -449,7 +427,11 @@ class AlertsScreen(OpsScreen):
         try:
             with self.store.write(self.actor) as session:
                 text = do(session)
-        except (AlertError, SilenceError) as exc:
+        except DuplicateIncident as exc:  # raised meanwhile (another operator, a rule)
+            self.post_message(ActionDone(f"{what}: {describe_error(exc)}", "warning"))
+            self.post_message(OpenIncident(exc.number))
+            return
+        except (AlertError, SilenceError, ItsmError) as exc:
             self.post_message(ActionDone(f"{what}: {describe_error(exc)}", "warning"))
             return
         self.post_message(ActionDone(text, "information"))
@@ -545,13 +527,17 @@ class AlertsScreen(OpsScreen):
     @work(thread=True, exit_on_error=False, name="looking up incidents")
     def _linked_incidents(self, row: AlertRow) -> None:
         with self.store.read() as session:
-            numbers = tuple(i.number for i in incidents_for_alert(session, row.id))
-        self.post_message(IncidentsLooked(row, numbers))
+            existing = open_incident_for_alert(session, row.id)
+            number = existing.number if existing is not None else None
+        self.post_message(IncidentsLooked(row, number))
 
     @on(IncidentsLooked)
     def _confirm_incident(self, message: IncidentsLooked) -> None:
         row = message.row
         alert_id = row.id
+        if message.open_number is not None:
+            self._offer_open_incident(row, message.open_number)
+            return
 
         def raise_incident(s: Any) -> str:
             incident = create_incident_from_alert(
@@ -569,10 +555,25 @@ class AlertsScreen(OpsScreen):
 
         question = Text("Raise an incident (assigned to you) from ")
         question.append_text(self._describe([row]))
-        if message.numbers:
-            question.append("\nalready linked: ", style="bold yellow")
-            question.append_text(safe_text(", ".join(message.numbers)))
         self.app.push_screen(ConfirmDialog(question), done)
+
+    def _offer_open_incident(self, row: AlertRow, number: str) -> None:
+        """One alert, one open incident: a second would split the work. Offer the first."""
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.post_message(OpenIncident(number))
+
+        question = Text.assemble(safe_text(number), (" is already open for ", "bold yellow"))
+        question.append_text(self._describe([row]))
+        question.append("\nOpen it?")
+        self.app.push_screen(ConfirmDialog(question), done)
+
+    @on(OpenIncident)
+    def _open_incident(self, message: OpenIncident) -> None:
+        from opsconsole.screens.itsm_incident_form import IncidentFormScreen
+
+        self.app.push_screen(IncidentFormScreen(self.store, self.settings, message.number))
 
     # --- navigation ------------------------------------------------------------------------
 

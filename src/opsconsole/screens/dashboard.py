@@ -20,33 +20,31 @@ It stays fluid with hundreds of hosts because only what is visible does work:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.geometry import Size
 from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input
 
 from opsconsole import clock
 from opsconsole.config import Settings
-from opsconsole.monitoring.dashboard_queries import (
+from opsconsole.monitoring.host_list import (
     HostFilter,
     HostIndex,
     HostSummary,
     SortKey,
     arrange,
-    cpu_histories,
-    host_index,
     state_counts,
 )
 from opsconsole.screens import OpsScreen
-from opsconsole.screens.host_detail import HostDetailScreen, PollNow
-from opsconsole.store.engine import Store
 from opsconsole.widgets.host_panel import PANEL_HEIGHT, HostGrid, HostPanel, grid_columns
 from opsconsole.widgets.value import Value
 
@@ -55,7 +53,18 @@ from opsconsole.widgets.value import Value
 AGE_TICK_SECONDS = 1.0
 
 
+# The first screen: the queries (SQLAlchemy) are imported by the worker threads that run them,
+# so the dashboard paints before the store is open.
+if TYPE_CHECKING:
+    from opsconsole.store.engine import Store
+
+PollNow = Callable[[set[int] | None], bool]
+"""Asks the embedded poller to poll these hosts (None: all) now; False if it is not running."""
+
+
 def fetch_index(store: Store, settings: Settings) -> HostIndex:
+    from opsconsole.monitoring.dashboard_queries import host_index
+
     with store.read() as session:
         return host_index(session, settings.monitoring)
 
@@ -63,6 +72,8 @@ def fetch_index(store: Store, settings: Settings) -> HostIndex:
 def fetch_histories(
     store: Store, ci_ids: tuple[int, ...], points: int
 ) -> dict[int, tuple[float, ...]]:
+    from opsconsole.monitoring.dashboard_queries import cpu_histories
+
     with store.read() as session:
         return cpu_histories(session, ci_ids, points)
 
@@ -137,6 +148,7 @@ class DashboardScreen(OpsScreen):
         self._loading = False
         self._load_again = False
         self._age_timer: Timer | None = None
+        self._grid_size: Size | None = None
 
     # --- layout ----------------------------------------------------------------------------
 
@@ -157,9 +169,18 @@ class DashboardScreen(OpsScreen):
 
     @on(HostGrid.Resized)
     async def _grid_resized(self, message: HostGrid.Resized) -> None:
-        """Keep exactly as many panels as fit: `rows` x `columns` of them."""
-        columns = grid_columns(message.size.width)
-        rows = max(1, message.size.height // PANEL_HEIGHT)
+        self._grid_size = message.size
+        if self.index is not None:  # before the first hosts arrive there is nothing to show
+            await self._fit_panels()
+
+    async def _fit_panels(self) -> None:
+        """Keep exactly as many panels as fit: `rows` x `columns` of them. The pool is made
+        when the first hosts arrive, not at mount: the console paints its frame first."""
+        size = self._grid_size
+        if size is None:
+            return
+        columns = grid_columns(size.width)
+        rows = max(1, size.height // PANEL_HEIGHT)
         grid = self.query_one(HostGrid)
         if columns != self.columns:
             grid.styles.grid_size_columns = columns
@@ -205,9 +226,12 @@ class DashboardScreen(OpsScreen):
             self.reload()
 
     @on(IndexLoaded)
-    def _index_loaded(self, message: IndexLoaded) -> None:
+    async def _index_loaded(self, message: IndexLoaded) -> None:
         index = message.index
+        first = self.index is None
         self.index = index
+        if first:
+            await self._fit_panels()
         self.loaded_change_id = index.change_id
         self.loaded_marker = index.marker
         live = {h.ci_id for h in index.hosts}
@@ -364,9 +388,10 @@ class DashboardScreen(OpsScreen):
     def action_open_host(self) -> None:
         host = self.current_host
         if host is not None:
-            self.app.push_screen(
-                HostDetailScreen(self.store, self.settings, host.name, self.poll_now)
-            )
+            from opsconsole.screens.host_detail import HostDetailScreen
+
+            screen = HostDetailScreen(self.store, self.settings, host.name, self.poll_now)
+            self.app.push_screen(screen)
 
     def action_cycle_sort(self) -> None:
         self.sort_key = self.sort_key.next()

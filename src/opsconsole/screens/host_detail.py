@@ -9,7 +9,6 @@ Like the dashboard it reloads after each poll, and repaints only the blocks whos
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -31,6 +30,7 @@ from opsconsole.monitoring.dashboard_queries import (
 )
 from opsconsole.screens import OpsScreen
 from opsconsole.screens.cmdb import CIDetailScreen, when
+from opsconsole.screens.dashboard import PollNow
 from opsconsole.store.engine import Store
 from opsconsole.store.models import HostStatus
 from opsconsole.widgets.host_panel import STATE_CLASSES, age_text, uptime_text
@@ -39,7 +39,6 @@ from opsconsole.widgets.text import safe_str, safe_text
 from opsconsole.widgets.units import MISSING, human_bytes, human_duration, human_rate, percent
 from opsconsole.widgets.value import TextBlock, Value
 
-PollNow = Callable[[set[int] | None], bool]
 AGE_TICK_SECONDS = 1.0
 CORES_PER_LINE = 6
 NAME_WIDTH = 16

@@ -26,7 +26,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Input, Select, Static
+from textual.widgets import Header, Input, Select, Static
 
 from opsconsole.cmdb.service import find_ci
 from opsconsole.config import Settings
@@ -52,6 +52,7 @@ from opsconsole.screens.itsm_dialogs import (
     TransitionChoice,
 )
 from opsconsole.store.engine import Store
+from opsconsole.widgets.keybar import KeyBar
 from opsconsole.widgets.picker import Picker, ci_choices, close_lists, list_choices
 from opsconsole.widgets.text import safe_str, safe_text
 
@@ -564,7 +565,7 @@ class ChangeFormScreen(TicketForm):
                 yield Static("", id="change-conflicts")
                 yield Static(f"Calendar (±{CALENDAR_DAYS} days)", classes="side-title")
                 yield Static("", id="change-calendar")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._apply_type(self.change_type)  # TicketForm's on_mount then focuses and loads

@@ -17,7 +17,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Input, Select, Static
+from textual.widgets import Header, Input, Select, Static
 
 from opsconsole import clock
 from opsconsole.cmdb.service import find_ci, get_ci_by_id
@@ -38,6 +38,7 @@ from opsconsole.screens.itsm_common import (
 )
 from opsconsole.screens.itsm_dialogs import Need, Target, TransitionChoice
 from opsconsole.store.engine import Store
+from opsconsole.widgets.keybar import KeyBar
 from opsconsole.widgets.picker import Picker, ci_choices, list_choices
 from opsconsole.widgets.text import safe_str, safe_text
 
@@ -268,7 +269,7 @@ class IncidentFormScreen(TicketForm):
             yield from self._assignment_rows()
             yield Static("", id="form-error", classes="form-error")
             yield Static("", id="incident-history")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def show_summary(self) -> None:
         values = self.values()

@@ -21,7 +21,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import DataTable, Header, Input, Select, Static
 
 from opsconsole.cmdb.impact import impacted_services
 from opsconsole.cmdb.service import find_ci, get_ci_by_id
@@ -46,6 +46,7 @@ from opsconsole.screens.itsm_common import (
 )
 from opsconsole.screens.itsm_dialogs import Need, Target, TransitionChoice
 from opsconsole.store.engine import Store
+from opsconsole.widgets.keybar import KeyBar
 from opsconsole.widgets.picker import Picker, ci_choices
 from opsconsole.widgets.text import safe_str, safe_text
 
@@ -366,7 +367,7 @@ class ProblemFormScreen(TicketForm):
                              classes="side-title")  # fmt: skip
                 yield DataTable(id="problem-incidents", cursor_type="row", show_header=False)
                 yield Static("", id="problem-history", classes="form-history")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#problem-incidents", DataTable)

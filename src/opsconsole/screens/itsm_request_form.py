@@ -23,7 +23,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets import DataTable, Header, Input, Select, Static
 
 from opsconsole import clock
 from opsconsole.config import Settings
@@ -43,6 +43,7 @@ from opsconsole.screens.itsm_common import (
 )
 from opsconsole.screens.itsm_dialogs import Need, Target, TransitionChoice, TransitionDialog
 from opsconsole.store.engine import Store
+from opsconsole.widgets.keybar import KeyBar
 from opsconsole.widgets.picker import Picker, list_choices
 from opsconsole.widgets.text import safe_str, safe_text
 
@@ -424,7 +425,7 @@ class RequestFormScreen(TicketForm):
                 yield DataTable(id="request-tasks", cursor_type="row")
                 yield Static("", id="request-planned")
                 yield Static("", id="request-history", classes="form-history")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         table = self.query_one("#request-tasks", DataTable)

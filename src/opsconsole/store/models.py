@@ -23,6 +23,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from opsconsole import clock
 from opsconsole.store.types import UTCDateTime
+from opsconsole.store.vocabulary import HostStatus as HostStatus
+from opsconsole.store.vocabulary import Severity as Severity
 
 # Named constraints so Alembic migrations are stable across SQLite and PostgreSQL.
 NAMING = {
@@ -203,14 +205,6 @@ class ChangeLog(Base):
 # --- monitoring ------------------------------------------------------------------------------
 
 
-class HostStatus(enum.StrEnum):
-    UP = "UP"
-    DOWN = "DOWN"
-    UNREACHABLE = "UNREACHABLE"  # a parent it needs (CMDB) is down: not its own fault
-    UNKNOWN = "UNKNOWN"  # no data yet
-    MAINTENANCE = "MAINTENANCE"
-
-
 class HostState(Base):
     """The poller's view of one monitored CI. Written every poll, so it stays out of the change
     log; its state *changes* are logged, as host_state_change rows."""
@@ -280,19 +274,6 @@ class MetricRollup(Base):
 
 
 # --- events (the pipeline of the events issue consumes these) ------------------------------
-
-
-class Severity(enum.StrEnum):
-    CRITICAL = "critical"
-    MAJOR = "major"
-    MINOR = "minor"
-    WARNING = "warning"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        """0 is the worst: sort ascending to get the most severe first."""
-        return list(Severity).index(self)
 
 
 class EventRecord(Base):

@@ -27,8 +27,8 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.geometry import Size
 from textual.message import Message
 
-from opsconsole.monitoring.dashboard_queries import HostSummary
-from opsconsole.store.models import HostStatus
+from opsconsole.monitoring.host_list import HostSummary
+from opsconsole.store.vocabulary import HostStatus
 from opsconsole.widgets.sparkline import PercentSparkline
 from opsconsole.widgets.text import safe_text
 from opsconsole.widgets.units import MISSING, human_duration, human_rate, percent

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import time
 from datetime import datetime
 
 import psutil
 
 from opsconsole import clock
+from opsconsole.monitoring.collectors import local_host_name
 from opsconsole.monitoring.sample import DiskUsage, HostSnapshot, InterfaceRate
 
 # Pseudo and container filesystems say nothing about capacity an operator can act on.
@@ -19,10 +19,6 @@ _IGNORED_FSTYPES = frozenset(
 
 
 FIRST_SAMPLE_WINDOW = 0.25
-
-
-def local_host_name() -> str:
-    return socket.gethostname() or "localhost"
 
 
 class LocalCollector:

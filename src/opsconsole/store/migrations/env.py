@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from opsconsole.store import alert_models, itsm_models  # noqa: F401  (their tables)
 from opsconsole.store.models import Base
 
 connection = context.config.attributes.get("connection")
