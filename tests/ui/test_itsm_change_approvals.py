@@ -269,8 +269,8 @@ async def test_standard_change_needs_a_template(
         template = form.query_one("#template", Picker)
         await wait_for(pilot, lambda: template.has_focus and template.expanded)
         await pilot.press("escape")  # closes the list, stays in the form
-        await pilot.pause()
-        assert not template.expanded and app.screen is form
+        await wait_for(pilot, lambda: not template.expanded)
+        assert app.screen is form
         await pilot.press("ctrl+s")
         error = form.query_one("#error-template")
         await wait_for(pilot, lambda: "choose a template" in str(error.render()))
