@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from opsconsole import clock
-from opsconsole.events import actions, queries
+from opsconsole.events import actions, queries, silences
 from opsconsole.events.queries import View
 from opsconsole.events.timers import run_timers
 from opsconsole.store import Store
@@ -146,7 +146,10 @@ def test_new_alerts_since(store: Store) -> None:
     build_estate(store)
     with store.read() as session:
         mark = queries.latest_alert_id(session)
-    send(store, [ev(ci="a", severity=Severity.CRITICAL), ev(ci="b", severity=Severity.MINOR)])
+    with store.write("ana") as session:  # a silenced critical is expected: no announcement
+        silences.create_silence(session, "ana", ["ci=c"], "known", duration=timedelta(hours=1))
+    send(store, [ev(ci="a", severity=Severity.CRITICAL), ev(ci="b", severity=Severity.MINOR),
+                 ev(ci="c", severity=Severity.CRITICAL)])  # fmt: skip
     with store.read() as session:
         assert [r.ci_name for r in queries.new_alerts_since(session, mark)] == ["a"]
 

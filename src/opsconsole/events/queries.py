@@ -406,10 +406,15 @@ def latest_alert_id(session: Session) -> int:
 def new_alerts_since(
     session: Session, after_id: int, min_severity: Severity = Severity.CRITICAL, limit: int = 50
 ) -> list[AlertRow]:
-    """Alerts created after `after_id` at least this severe (new criticals announce themselves)."""
+    """Open alerts created after `after_id` at least this severe (new criticals announce
+    themselves; a suppressed one, silenced or in maintenance, is expected and does not)."""
     query = (
         select(*ROW_COLUMNS)
-        .where(Alert.id > after_id, Alert.severity_level >= SEVERITY_LEVEL[min_severity])
+        .where(
+            Alert.id > after_id,
+            Alert.severity_level >= SEVERITY_LEVEL[min_severity],
+            Alert.state == AlertState.OPEN.value,
+        )
         .order_by(Alert.id)
         .limit(limit)
     )
