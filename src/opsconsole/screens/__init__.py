@@ -7,6 +7,7 @@ thread; what they hand to widgets is plain data, never ORM objects bound to a cl
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
@@ -61,8 +62,9 @@ class OpsScreen(Screen[None]):
         yield from self.compose_body()
         yield KeyBar()
 
+    @abstractmethod
     def compose_body(self) -> ComposeResult:
-        raise NotImplementedError
+        """The screen's own widgets, between the header and the key bar."""
 
     def on_mount(self) -> None:
         self.watch(self.app, "change_id", self._change_feed_moved, init=False)
@@ -71,8 +73,9 @@ class OpsScreen(Screen[None]):
             self.watch(self.app, "poll_marker", self._poll_marker_moved, init=False)
         self.reload()
 
+    @abstractmethod
     def reload(self) -> None:
-        raise NotImplementedError
+        """Start loading what the screen shows (in a worker); set `loaded_change_id`."""
 
     def _change_feed_moved(self, change_id: int) -> None:
         if change_id > self.loaded_change_id:

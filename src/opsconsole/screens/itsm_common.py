@@ -7,6 +7,7 @@ inline field errors, version conflicts that keep the edit, Esc asking before dro
 from __future__ import annotations
 
 import asyncio
+from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -170,11 +171,13 @@ class TicketActions:
     store: Store
     settings: Settings
 
+    @abstractmethod
     def ticket_ops(self) -> TicketOps:
-        raise NotImplementedError
+        """What kind of ticket: its note and move functions."""
 
+    @abstractmethod
     def ticket_number(self) -> str | None:
-        raise NotImplementedError
+        """The ticket the actions apply to (None: none selected, or not saved yet)."""
 
     def ticket_version(self) -> int | None:
         return None  # None: version checked against what the worker reads
@@ -279,11 +282,14 @@ class TicketForm(TicketActions, Screen[None]):
 
     # --- what subclasses give ----------------------------------------------------------------
 
+    @abstractmethod
     def load_job(self, number: str) -> Callable[[], Any]:
-        raise NotImplementedError
+        """A function, run in a worker thread, that reads the ticket's view."""
 
+    @abstractmethod
     def save_job(self, values: dict[str, str], changed: set[str]) -> Callable[[], str]:
-        raise NotImplementedError
+        """A function, run in a worker thread, that saves and returns the ticket number (or
+        raises FieldErrors / VersionConflict)."""
 
     def show_summary(self) -> None:
         """Paint the summary line (called whenever a field changes)."""
